@@ -1,0 +1,50 @@
+"""Shared command behaviour: settings, the user client, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Callable
+
+from directord import config, plugins
+from directord.exceptions import DirectordError
+from directord.user import UserClient
+
+
+class DirectordCommand:
+    """Mixin for every command: DirectordError -> one line on stderr + its exit code."""
+
+    app: Any
+    scope = "global"
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)  # type: ignore[misc]
+        if self.scope != "global":
+            config.add_options(parser, self.scope)
+        plugins.fire("directord_add_options", parser=parser, command=self.scope)
+        return parser
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        return self.guarded(super().run, parsed_args)  # type: ignore[misc]
+
+    def guarded(self, action: Callable[[argparse.Namespace], Any], parsed_args: argparse.Namespace) -> int:
+        """Run ``action``; a DirectordError becomes one stderr line and its exit code."""
+        try:
+            return action(parsed_args) or 0
+        except DirectordError as exc:
+            if self.app.options.debug:
+                raise
+            print(f"directord: {exc}", file=sys.stderr)
+            return exc.exit_code
+
+    def settings(self, parsed_args: argparse.Namespace) -> config.Config:
+        """Global and command options resolved together (CLI > env > file > default)."""
+        merged = argparse.Namespace(**vars(self.app.options))
+        for key, value in vars(parsed_args).items():
+            setattr(merged, key, value)
+        return config.resolve(merged)
+
+    @property
+    def user(self) -> UserClient:
+        cfg = self.app.config
+        return UserClient(cfg.socket_path, cfg.request_timeout)

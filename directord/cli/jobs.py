@@ -1,0 +1,44 @@
+"""``directord job list|show|purge``."""
+
+from __future__ import annotations
+
+from cliff.lister import Lister
+from cliff.show import ShowOne
+
+from directord.cli.common import DirectordCommand
+from directord.cli.views import FILTERS, JOB_COLUMNS, job_info_rows, job_rows
+
+
+class JobList(DirectordCommand, Lister):
+    """List jobs with their per-node outcome counts."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--filter", choices=FILTERS, help="Only jobs that succeeded/failed/are running.")
+        return parser
+
+    def take_action(self, parsed_args):
+        return JOB_COLUMNS, job_rows(self.user.call("list_jobs"), parsed_args.filter)
+
+
+class JobShow(DirectordCommand, ShowOne):
+    """Show one job (an id, or ``last``) with every node's INFO/STDOUT/STDERR."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("job_id", metavar="ID", help="Job id, or 'last'.")
+        return parser
+
+    def take_action(self, parsed_args):
+        record = self.user.call("job_info", job_id=parsed_args.job_id)
+        flatten = parsed_args.formatter in ("table", "value", "shell")
+        rows = job_info_rows(parsed_args.job_id, record, flatten)
+        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+
+
+class JobPurge(DirectordCommand, ShowOne):
+    """Forget every job record."""
+
+    def take_action(self, parsed_args):
+        result = self.user.call("purge_jobs")
+        return ("SUCCESS",), (bool(result.get("success")),)

@@ -1,0 +1,183 @@
+"""The client: heartbeats, job receipt (ack + de-dup), result delivery, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import signal
+import time
+import uuid
+from typing import Any
+
+from directord import __version__, wire
+from directord.cache import Cache
+from directord.client.runner import Runner
+from directord.delivery import Delivery
+from directord.drivers import Driver
+from directord.exceptions import WireError
+from directord.models import FINAL_STATES, Control, Message
+
+LOG = logging.getLogger(__name__)
+SERVER = "server"
+SEEN_LIMIT = 100_000
+MACHINE_ID_FILES = ("/sys/class/dmi/id/product_uuid", "/run/machine-id", "/etc/machine-id",
+                    "/var/lib/dbus/machine-id", "/proc/sys/kernel/random/boot_id")
+
+
+def machine_id(configured: str, identity: str) -> str:
+    """``--machine-id``, else the first readable system id, else the identity."""
+    if configured:
+        return configured
+    for path in MACHINE_ID_FILES:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read().strip()
+        except OSError:
+            continue
+        if value:
+            return value
+    return identity
+
+
+def host_uptime() -> float:
+    try:
+        with open("/proc/uptime", encoding="utf-8") as handle:
+            return float(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class Client:
+    """One node. Jobs are acked on receipt, de-duplicated by id, results re-sent until acked."""
+
+    def __init__(self, config: Any, driver: Driver):
+        self.config = config
+        self.driver = driver
+        self.identity = driver.identity
+        self.interval = float(config.heartbeat_interval)
+        self.session = str(uuid.uuid4())
+        self.machine_id = machine_id(getattr(config, "machine_id", ""), self.identity)
+        self.started = time.monotonic()
+        cache_dir = os.path.join(config.cache_path, "client")
+        self.cache = Cache(os.path.join(cache_dir, "cache.sqlite"))
+        self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame))
+        self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads))
+        self.seen: collections.OrderedDict[str, Message | None] = collections.OrderedDict()
+        self.server_id: str | None = None
+        self.server_seen = time.monotonic()
+        self.dropped_frames = 0
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        await self.driver.connect()
+        self._heartbeat()
+        tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping())]
+        LOG.info("client %s connected (session %s)", self.identity, self.session)
+        await self._stop.wait()
+        self.runner.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.driver.close()
+        self.cache.close()
+        LOG.info("client %s stopped", self.identity)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- outgoing ------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.HEARTBEAT.value, data={
+            "session": self.session,
+            "machine_id": self.machine_id,
+            "version": __version__,
+            "driver": self.driver.name,
+            "host_uptime": host_uptime(),
+            "agent_uptime": time.monotonic() - self.started,
+        }))
+
+    def _report(self, message: Message) -> None:
+        """A job status; final ones are kept until the server acks them."""
+        final = message.control in FINAL_STATES
+        if final:
+            self._remember(message.msg_id, message)
+        self.delivery.queue(SERVER, message, reliable=final)
+
+    def _remember(self, job_id: str, message: Message | None) -> None:
+        self.seen[job_id] = message
+        self.seen.move_to_end(job_id)
+        while len(self.seen) > SEEN_LIMIT:
+            self.seen.popitem(last=False)
+
+    # -- incoming ------------------------------------------------------------
+    async def _receive(self) -> None:
+        while True:
+            _, frame = await self.driver.recv()
+            try:
+                messages = wire.decode(frame)
+            except WireError as exc:
+                self.dropped_frames += 1
+                LOG.warning("dropped a frame from the server: %s", exc)
+                continue
+            self.server_seen = time.monotonic()
+            for message in messages:
+                try:
+                    self._handle(message)
+                except Exception:  # a bad message must never stop the loop
+                    LOG.exception("failed to handle message %s", message.msg_id)
+
+    def _handle(self, message: Message) -> None:
+        if message.control == Control.JOB.value:
+            self._job(message)
+        elif message.control == Control.ACK.value and isinstance(message.data, list):
+            for job_id in message.data:
+                self.delivery.acked(SERVER, str(job_id))
+        elif message.control == Control.HEARTBEAT.value and isinstance(message.data, dict):
+            server_id = message.data.get("server_id")
+            if self.server_id is not None and server_id != self.server_id:
+                LOG.warning("server restarted; re-registering and re-sending results")
+                self._heartbeat()
+                self.delivery.resend(SERVER)
+            self.server_id = server_id
+
+    def _job(self, message: Message) -> None:
+        job = message.data
+        if not isinstance(job, dict) or not isinstance(job.get("verb"), str):
+            self.dropped_frames += 1
+            LOG.warning("dropped a malformed job %s", message.msg_id)
+            return
+        job_id = job.setdefault("job_id", message.msg_id)
+        if job_id in self.seen:
+            done = self.seen[job_id]
+            self.delivery.queue(SERVER, done or self._queued(job), reliable=done is not None)
+            return
+        self._remember(job_id, None)
+        self.delivery.queue(SERVER, self._queued(job))
+        self.runner.submit(job)
+
+    @staticmethod
+    def _queued(job: dict[str, Any]) -> Message:
+        return Message(job["job_id"], Control.JOB_PROCESSING.value, job["verb"], info="task queued")
+
+    # -- housekeeping --------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        tick = min(max(self.interval / 4, 0.05), 1.0)
+        last_beat = time.monotonic()
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if now - last_beat >= self.interval:
+                last_beat = now
+                self._heartbeat()
+                self.delivery.resend(SERVER, older_than=now - self.interval)
+            if now - self.server_seen > self.interval * 3:
+                LOG.warning("no word from the server for %.1fs; reconnecting", now - self.server_seen)
+                self.server_seen = now
+                await self.driver.reconnect()
+                self._heartbeat()
+                self.delivery.resend(SERVER)

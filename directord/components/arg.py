@@ -1,0 +1,65 @@
+"""ARG: store a template variable in the node's cache (``KEY VALUE``)."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from directord import components, templating
+from directord.exceptions import ComponentError
+
+
+def parse_key_value(verb: str, text: str) -> tuple[str, Any]:
+    """``KEY VALUE...`` -> (key, value); the value is a Python literal when it parses."""
+    key, _, value = text.partition(" ")
+    value = value.strip()
+    if not key or not value:
+        raise ComponentError(f"{verb}: expected KEY VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return key, value
+
+
+class Component(components.ComponentBase):
+    """ARG and ENV share this class; ENV overrides ``cache_key``/``convert``."""
+
+    cacheable = False
+    requires_lock = True
+    lock_name = "arg"
+    cache_key = "args"
+
+    def __init__(self) -> None:
+        super().__init__(desc=f"Store a value in the node's {self.cache_key} cache.")
+
+    def args(self) -> None:
+        super().args()
+        self.parser.add_argument("--extend-args", action="store_true",
+                                 help="Deep-merge dicts and extend lists instead of replacing.")
+        self.parser.add_argument("args", nargs="+", help="KEY VALUE")
+
+    def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
+        super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
+        key, value = parse_key_value(self.cache_key.upper()[:3], self.exec_text)
+        if self.known_args.extend_args:
+            data["extend_args"] = True
+        data[self.cache_key] = {key: self.convert(value)}
+        return data
+
+    @staticmethod
+    def convert(value: Any) -> Any:
+        return value
+
+    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        values = job.get(self.cache_key)
+        if not values:
+            return f"Nothing added to cache, no {self.cache_key} defined", None, True, None
+        try:
+            rendered = templating.render_value(values, cache.get("args"))
+        except templating.TemplateError as exc:
+            return None, str(exc), False, None
+        rendered = {k: self.convert(v) for k, v in rendered.items()}
+        self.set_cache(cache=cache, key=self.cache_key, value=rendered, value_update=True,
+                       extend=bool(job.get("extend_args")), tag=self.cache_key)
+        return (f"{self.cache_key} added to cache", None, True,
+                f"type:{self.cache_key}, value:{rendered}")

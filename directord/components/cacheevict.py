@@ -1,0 +1,40 @@
+"""CACHEEVICT: clear the node's cache: ``all``, a tag, or one key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from directord import components
+from directord.cache import TAGS
+from directord.exceptions import ComponentError
+
+
+class Component(components.ComponentBase):
+    cacheable = False
+    requires_lock = True
+
+    def __init__(self) -> None:
+        super().__init__(desc="Evict cache entries: all, " + ", ".join(TAGS) + ", or a key.")
+
+    def args(self) -> None:
+        super().args()
+        self.parser.add_argument("cacheevict", help="all, a tag (" + ", ".join(TAGS) + ") or a key")
+
+    def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
+        super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
+        if not self.exec_text:
+            raise ComponentError("CACHEEVICT: give all, a tag or a key")
+        data["cacheevict"] = self.exec_text
+        return data
+
+    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        tag = job.get("cacheevict")
+        if tag == "all":
+            cache.clear()
+            return "All cache has been cleared", None, True, None
+        if tag in TAGS:
+            count = cache.evict(tag)
+            return f"Evicted {count} items, tagged {tag}", None, True, None
+        if cache.delete(str(tag)):
+            return f"Evicted 1 items, tagged {tag}", None, True, None
+        return None, f"No cache entry or tag named {tag!r}", False, None

@@ -1,0 +1,15 @@
+"""ENV: store an environment variable for later RUN/WAIT commands on the node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from directord.components import arg
+
+
+class Component(arg.Component):
+    cache_key = "envs"
+
+    @staticmethod
+    def convert(value: Any) -> str:
+        return value if isinstance(value, str) else str(value)

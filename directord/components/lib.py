@@ -1,0 +1,174 @@
+"""Helpers and decorators that components (ours and third parties') import."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import threading
+from typing import Any, Callable
+
+_local = threading.local()
+
+ClientResult = tuple[Any, Any, Any, Any]
+
+
+class JobContext:
+    """Processes a running job started, so a timeout can kill their trees."""
+
+    def __init__(self, job: dict[str, Any]):
+        self.job = job
+        self.processes: list[subprocess.Popen] = []
+        self.killed = False
+        self._lock = threading.Lock()
+
+    def track(self, process: subprocess.Popen) -> None:
+        with self._lock:
+            if self.killed:
+                _kill_group(process)
+            self.processes.append(process)
+
+    def kill(self) -> None:
+        """SIGKILL the process group of every tracked process."""
+        with self._lock:
+            self.killed = True
+            for process in self.processes:
+                _kill_group(process)
+
+    def __enter__(self) -> "JobContext":
+        _local.context = self
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        _local.context = None
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def current_context() -> JobContext | None:
+    """The JobContext of the job running in this worker thread, if any."""
+    return getattr(_local, "context", None)
+
+
+def spawn(argv: list[str], env: dict[str, str] | None = None, no_block: bool = False,
+          cwd: str | None = None) -> tuple[bytes | None, bytes | None, int]:
+    """Run ``argv`` in its own session; returns (stdout, stderr, returncode)."""
+    if no_block:
+        subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        return None, None, 0
+    process = subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    context = current_context()
+    if context is not None:
+        context.track(process)
+    stdout, stderr = process.communicate()
+    return stdout, stderr, process.returncode
+
+
+def merge_dict(base: Any, new: Any, extend: bool = True) -> Any:
+    """Merge ``new`` into ``base`` (upstream semantics; see spec 4.3)."""
+    if isinstance(base, list) and isinstance(new, list):
+        return base + new if extend else new
+    if not isinstance(base, dict) or not isinstance(new, dict):
+        return new
+    merged = dict(base)
+    for key, value in new.items():
+        if key not in merged or not extend:
+            merged[key] = value
+            continue
+        old = merged[key]
+        if isinstance(old, dict) and isinstance(value, dict):
+            merged[key] = merge_dict(old, value, extend)
+        elif isinstance(old, list) and isinstance(value, (list, tuple)):
+            merged[key] = old + list(value)
+        elif isinstance(old, tuple) and isinstance(value, (list, tuple)):
+            merged[key] = old + tuple(value)
+        elif isinstance(old, set) and isinstance(value, (set, list, tuple)):
+            merged[key] = old | set(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return (value or "").strip()
+
+
+def cacheargs(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
+    """Store stdout/stderr into the node's args when the job asks for it.
+
+    ``--stdout-arg NAME`` / ``--stderr-arg NAME`` make the stripped output
+    available to later jobs on this node as ``{{ NAME }}``. The value is set
+    directly in this node's cache (no callback round trip through the server).
+    """
+
+    @functools.wraps(func)
+    def wrapper(self: Any, cache: Any, job: dict[str, Any]) -> ClientResult:
+        stdout, stderr, outcome, info = func(self, cache, job)
+        values = {}
+        if job.get("stdout_arg"):
+            values[job["stdout_arg"]] = _text(stdout)
+        if job.get("stderr_arg"):
+            values[job["stderr_arg"]] = _text(stderr)
+        if values:
+            self.set_cache(cache=cache, key="args", value=values, value_update=True, tag="args")
+        return stdout, stderr, outcome, info
+
+    return wrapper
+
+
+def retry(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
+    """Re-run until the outcome is truthy, at most ``job['retry']`` times."""
+
+    @functools.wraps(func)
+    def wrapper(self: Any, cache: Any, job: dict[str, Any]) -> ClientResult:
+        attempts = max(int(job.get("retry") or 1), 1)
+        result = func(self, cache, job)
+        for _ in range(attempts - 1):
+            context = current_context()
+            if result[2] or (context is not None and context.killed):
+                break
+            result = func(self, cache, job)
+        return result
+
+    return wrapper
+
+
+def parse_owner(value: str | None) -> tuple[str | None, str | None]:
+    """``user[:group]`` -> (user, group)."""
+    if not value:
+        return None, None
+    user, _, group = str(value).partition(":")
+    return user or None, group or None
+
+
+def apply_ownership(path: str, user: Any, group: Any, mode: Any) -> str | None:
+    """chown/chmod ``path``; names or numeric ids. Returns an error text or None."""
+    import grp
+    import pwd
+
+    try:
+        uid = -1 if user in (None, "") else (int(user) if str(user).isdigit() else pwd.getpwnam(str(user)).pw_uid)
+        gid = -1 if group in (None, "") else (int(group) if str(group).isdigit() else grp.getgrnam(str(group)).gr_gid)
+    except KeyError:
+        return f"Failed to set ownership properties. USER:{user} GROUP:{group}"
+    try:
+        if uid != -1 or gid != -1:
+            os.chown(path, uid, gid)
+        if mode not in (None, ""):
+            os.chmod(path, int(str(mode), 8) if isinstance(mode, str) else int(mode))
+    except (OSError, ValueError) as exc:
+        return f"Failed to set ownership or mode of {path}: {exc}"
+    return None

@@ -1,0 +1,43 @@
+"""RUN: execute a shell command (``/bin/sh -c``) with the node's ENV values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from directord import components, templating
+from directord.components.lib import cacheargs, retry
+from directord.exceptions import ComponentError
+
+
+class Component(components.ComponentBase):
+    def __init__(self) -> None:
+        super().__init__(desc="Run a shell command on the targets.")
+
+    def args(self) -> None:
+        super().args()
+        self.parser.add_argument("--no-block", action="store_true",
+                                 help="Start the command detached and succeed at once.")
+        self.parser.add_argument("--retry", type=int, default=1, help="Attempts before failing.")
+
+    def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
+        super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
+        if not self.exec_text:
+            raise ComponentError("RUN: no command given")
+        data["no_block"] = self.known_args.no_block
+        data["retry"] = self.known_args.retry
+        data["command"] = self.exec_text
+        return data
+
+    @cacheargs
+    @retry
+    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        try:
+            command = templating.render(job["command"], cache.get("args"))
+        except templating.TemplateError as exc:
+            return None, str(exc), False, None
+        if not command.strip():
+            return None, "The rendered command is empty", False, None
+        stdout, stderr, ok = self.run_command(
+            command, env=cache.get("envs"), no_block=bool(job.get("no_block"))
+        )
+        return stdout, stderr, ok, command

@@ -1,0 +1,61 @@
+"""WORKDIR: create a directory, optionally owned and moded."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from directord import components, templating
+from directord.components import lib
+from directord.exceptions import ComponentError
+
+
+def add_ownership_options(component: components.ComponentBase) -> None:
+    component.parser.add_argument("--chown", help="user[:group] owning the result.")
+    component.parser.add_argument("--chmod", help="Octal mode, e.g. 0755.")
+
+
+def ownership_fields(component: components.ComponentBase, data: dict[str, Any]) -> None:
+    """Add ``user``/``group`` and ``mode`` to ``data`` (upstream field names)."""
+    user, group = lib.parse_owner(component.known_args.chown)
+    if user is not None:
+        data["user"], data["group"] = user, group
+    if component.known_args.chmod:
+        try:
+            data["mode"] = int(str(component.known_args.chmod), 8)
+        except ValueError:
+            raise ComponentError(f"--chmod {component.known_args.chmod!r} is not an octal mode") from None
+
+
+class Component(components.ComponentBase):
+    def __init__(self) -> None:
+        super().__init__(desc="Create a directory on the targets.")
+
+    def args(self) -> None:
+        super().args()
+        add_ownership_options(self)
+
+    def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
+        super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
+        ownership_fields(self, data)
+        if not self.exec_text:
+            raise ComponentError("WORKDIR: no path given")
+        data["workdir"] = self.exec_text
+        return data
+
+    @lib.cacheargs
+    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        try:
+            path = templating.render(job.get("workdir") or "", cache.get("args")).strip()
+        except templating.TemplateError as exc:
+            return None, str(exc), False, None
+        if not path:
+            return None, "The rendered path is empty", False, None
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            return None, f"Cannot create {path}: {exc}", False, None
+        error = lib.apply_ownership(path, job.get("user"), job.get("group"), job.get("mode"))
+        if error:
+            return None, error, False, None
+        return f"Directory {path} OK", None, True, None

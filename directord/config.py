@@ -1,0 +1,189 @@
+"""Options: CLI flag > DIRECTORD_* environment > YAML config file > default.
+
+Every option is declared once in ``OPTIONS`` and gets all four forms. The
+CLI parsers use ``default=None`` so that "not given" is distinguishable from
+a value, and ``resolve`` applies the precedence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import yaml
+
+from directord.exceptions import ConfigError
+
+DEFAULT_CONFIG_FILE = "/etc/directord/config.yaml"
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def parse_bool(value: Any) -> bool:
+    """Booleans from env/config text: true/yes/1/on and false/no/0/off."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def positive_float(value: Any) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError(f"must be positive: {value!r}")
+    return number
+
+
+def port(value: Any) -> int:
+    number = int(value)
+    if not 0 < number < 65536:
+        raise ValueError(f"not a TCP port: {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting with its flag, environment names, type and default."""
+
+    dest: str
+    type: Callable[[Any], Any]
+    default: Any
+    help: str
+    scope: str = "global"  # global | server | client
+    env: tuple[str, ...] = ()
+    flag: str = ""
+
+    @property
+    def flags(self) -> list[str]:
+        return [self.flag or "--" + self.dest.replace("_", "-")]
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return self.env or ("DIRECTORD_" + self.dest.upper(),)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("config_file", str, DEFAULT_CONFIG_FILE, "YAML config file (absent is fine)."),
+    Option("driver", str, "zmq", "Messaging driver (directord.drivers entry point)."),
+    Option("datastore", str, "memory", "Datastore URL: memory, file:///dir, redis://host:port/db."),
+    Option("identity", str, socket.gethostname(), "This node's name (default: hostname)."),
+    Option("socket_path", str, "/var/run/directord.sock", "User API unix socket."),
+    Option("socket_group", str, "0", "Group (name or gid) owning the user socket."),
+    Option("cache_path", str, "/var/cache/directord", "Directory for local caches."),
+    Option("job_port", port, 5555, "TCP port of the job channel.",
+           env=("DIRECTORD_JOB_PORT", "DIRECTORD_MSG_PORT")),
+    Option("backend_port", port, 5556, "TCP port of the backend (file transfer) channel."),
+    Option("heartbeat_interval", positive_float, 60.0,
+           "Seconds between heartbeats; a node expires after 3 missed."),
+    Option("request_timeout", positive_float, 10.0,
+           "Seconds the CLI waits for the server to answer one request."),
+    Option("zmq_highwater_mark", int, 1024, "ZeroMQ high-water mark (x4 on job sockets)."),
+    Option("zmq_bind_address", str, "*", "Address the server binds to.", scope="server"),
+    Option("zmq_server_address", str, "127.0.0.1", "Server address to connect to.", scope="client"),
+    Option("machine_id", str, "", "Machine id reported by this client.", scope="client"),
+    Option("worker_threads", int, 64, "Component worker pool size.", scope="client"),
+    Option("debug", parse_bool, False, "Debug logging and tracebacks.", scope="cliff"),
+)
+BY_DEST = {opt.dest: opt for opt in OPTIONS}
+
+
+def add_options(parser: argparse.ArgumentParser, scope: str) -> None:
+    """Add every option of ``scope`` to ``parser`` with ``default=None``."""
+    for opt in OPTIONS:
+        if opt.scope == scope:
+            parser.add_argument(
+                *opt.flags,
+                dest=opt.dest,
+                default=None,
+                type=_cli_type(opt),
+                metavar=opt.dest.upper(),
+                help=f"{opt.help} [env {opt.env_names[0]}, default {opt.default!r}]",
+            )
+
+
+def _cli_type(opt: Option) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return opt.type(text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = opt.type.__name__
+    return convert
+
+
+def load_file(path: str) -> dict[str, Any]:
+    """Read the YAML config mapping; an absent file is an empty mapping."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping, not {type(data).__name__}")
+    return data
+
+
+class Config(argparse.Namespace):
+    """Resolved settings; attribute access like the argparse namespace it extends."""
+
+
+def resolve(cli: argparse.Namespace, environ: dict[str, str] | None = None) -> Config:
+    """Apply precedence CLI > env > file > default for every known option.
+
+    Keys of the config file that are not options are kept as extra attributes
+    (third-party drivers and components may read them).
+    """
+    environ = os.environ if environ is None else environ
+    given = vars(cli)
+    config_file = given.get("config_file") or _from_env(BY_DEST["config_file"], environ)
+    config_file = config_file or DEFAULT_CONFIG_FILE
+    file_values = {k.replace("-", "_"): v for k, v in load_file(config_file).items()}
+    resolved = Config(**{k: v for k, v in given.items() if k not in BY_DEST})
+    for key, value in file_values.items():
+        if key not in BY_DEST and not hasattr(resolved, key):
+            setattr(resolved, key, value)
+    for opt in OPTIONS:
+        value = given.get(opt.dest)
+        source = "command line"
+        if value is None:
+            value, source = _from_env(opt, environ), "environment"
+        if value is None and opt.dest in file_values:
+            value, source = file_values[opt.dest], f"config file {config_file}"
+        if value is None:
+            setattr(resolved, opt.dest, opt.default)
+            continue
+        try:
+            setattr(resolved, opt.dest, opt.type(value))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad value for {opt.dest} from {source}: {exc}") from None
+    resolved.config_file = config_file
+    return resolved
+
+
+def _from_env(opt: Option, environ: dict[str, str]) -> str | None:
+    for name in opt.env_names:
+        if name in environ:
+            return environ[name]
+    return None
+
+
+def defaults(**overrides: Any) -> Config:
+    """A fully-defaulted config (for libraries and tests), ignoring env and file."""
+    config = Config(**{opt.dest: opt.default for opt in OPTIONS})
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config

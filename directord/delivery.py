@@ -1,0 +1,65 @@
+"""At-least-once delivery: batch per peer, track reliable messages until acked, re-send.
+
+The server uses it for jobs (acked by any status from the node), clients for
+final results (acked by the server's ACK message)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+from directord import wire
+from directord.models import Message
+
+LOG = logging.getLogger(__name__)
+
+
+class Delivery:
+    """Per-peer outgoing batches plus the reliable messages not yet acknowledged.
+
+    ``send`` is the driver's non-blocking send. Messages queued during one
+    event-loop tick leave as one frame per peer. Reliable messages stay in
+    ``unacked`` until ``acked``; ``resend`` re-queues them.
+    """
+
+    def __init__(self, send: Callable[[str, bytes], bool]):
+        self._send = send
+        self.pending: dict[str, list[Message]] = {}
+        self.unacked: dict[str, dict[str, tuple[Message, float]]] = {}
+        self._scheduled = False
+
+    def queue(self, node: str, message: Message, reliable: bool = False) -> None:
+        """Queue ``message`` for peer ``node``; reliable ones are tracked until acked."""
+        self.pending.setdefault(node, []).append(message)
+        if reliable:
+            self.unacked.setdefault(node, {})[message.msg_id] = (message, time.monotonic())
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        pending, self.pending = self.pending, {}
+        for node, messages in pending.items():
+            if not self._send(node, wire.encode(messages)):
+                LOG.debug("peer %s unreachable; %d message(s) wait for a re-send", node, len(messages))
+
+    def acked(self, node: str, msg_id: str) -> None:
+        waiting = self.unacked.get(node)
+        if waiting is not None:
+            waiting.pop(msg_id, None)
+
+    def resend(self, node: str, older_than: float | None = None) -> int:
+        """Re-queue ``node``'s unacked messages (only those sent before ``older_than``)."""
+        waiting = self.unacked.get(node, {})
+        due = [m for m, sent in waiting.values() if older_than is None or sent < older_than]
+        for message in due:
+            self.queue(node, message, reliable=True)
+        return len(due)
+
+    def forget(self, node: str) -> list[str]:
+        """Drop everything queued for ``node``; returns the unacked message ids."""
+        self.pending.pop(node, None)
+        return list(self.unacked.pop(node, {}))

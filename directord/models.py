@@ -1,0 +1,259 @@
+"""Data model: control codes, wire messages, job records and nodes."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Control(str, enum.Enum):
+    """Single-character control codes (upstream values, plus dispatch and ack)."""
+
+    NULL = "\x00"
+    JOB = "\x01"  # server -> client: a job to run
+    TRANSFER_START = "\x02"
+    TRANSFER_END = "\x03"
+    JOB_END = "\x04"  # finished successfully
+    HEARTBEAT = "\x05"
+    ACK = "\x06"  # server -> client: these results are recorded
+    COORDINATION_FAILED = "\x07"
+    COORDINATION_ACK = "\x10"
+    COORDINATION_NOTICE = "\x11"
+    JOB_FAILED = "\x15"
+    JOB_PROCESSING = "\x16"
+
+
+FINAL_STATES = frozenset({Control.JOB_END.value, Control.JOB_FAILED.value})
+
+
+class Status(str, enum.Enum):
+    """Human-facing per-node state derived from the control code."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+    @classmethod
+    def of(cls, control: str) -> "Status":
+        return {
+            Control.JOB_END.value: cls.SUCCESS,
+            Control.JOB_FAILED.value: cls.FAILED,
+            Control.JOB_PROCESSING.value: cls.PROCESSING,
+        }.get(control, cls.PENDING)
+
+
+@dataclass(slots=True)
+class Message:
+    """One logical message: upstream's seven fields (the identity travels beside it)."""
+
+    msg_id: str
+    control: str
+    command: str = ""
+    data: Any = None
+    info: str | None = None
+    stderr: str | None = None
+    stdout: str | None = None
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+@dataclass
+class JobRecord:
+    """Everything the server knows about one job, per node.
+
+    Per-node maps are keyed by node identity; ``processing`` holds the latest
+    control code ("\\x00" until the node answers).
+    """
+
+    job_id: str
+    definition: dict[str, Any]
+    nodes: list[str]
+    created: float = field(default_factory=time.time)
+    last: float = 0.0
+    processing: dict[str, str] = field(default_factory=dict)
+    info: dict[str, str | None] = field(default_factory=dict)
+    stdout: dict[str, str | None] = field(default_factory=dict)
+    stderr: dict[str, str | None] = field(default_factory=dict)
+    execution: dict[str, float] = field(default_factory=dict)
+    roundtrip: dict[str, float] = field(default_factory=dict)
+    component_timestamp: str | None = None
+    return_timestamp: str | None = None
+
+    def __post_init__(self) -> None:
+        for node in self.nodes:
+            self.processing.setdefault(node, Control.NULL.value)
+            self.info.setdefault(node, None)
+            self.stdout.setdefault(node, None)
+            self.stderr.setdefault(node, None)
+        self.last = self.last or self.created
+
+    # -- derived -------------------------------------------------------------
+    @property
+    def verb(self) -> str:
+        return str(self.definition.get("verb", ""))
+
+    @property
+    def parent_id(self) -> str:
+        return str(self.definition.get("parent_id") or self.job_id)
+
+    @property
+    def success(self) -> list[str]:
+        return sorted(n for n, c in self.processing.items() if c == Control.JOB_END.value)
+
+    @property
+    def failed(self) -> list[str]:
+        return sorted(n for n, c in self.processing.items() if c == Control.JOB_FAILED.value)
+
+    @property
+    def complete(self) -> bool:
+        return all(c in FINAL_STATES for c in self.processing.values())
+
+    def is_final(self, node: str) -> bool:
+        return self.processing.get(node) in FINAL_STATES
+
+    # -- mutation ------------------------------------------------------------
+    def add_nodes(self, nodes: list[str]) -> None:
+        for node in nodes:
+            if node not in self.processing:
+                self.nodes.append(node)
+                self.processing[node] = Control.NULL.value
+                self.info[node] = self.stdout[node] = self.stderr[node] = None
+
+    def apply(self, node: str, msg: Message, now: float | None = None) -> bool:
+        """Record one status from ``node``; returns False when it was ignored.
+
+        A node that already reached a final state keeps it: late or repeated
+        results never flip a finished job.
+        """
+        if node not in self.processing or self.is_final(node):
+            return False
+        now = time.time() if now is None else now
+        self.processing[node] = msg.control
+        for target, value in ((self.info, msg.info), (self.stdout, msg.stdout), (self.stderr, msg.stderr)):
+            if value not in (None, "", Control.NULL.value):
+                target[node] = value
+        data = msg.data if isinstance(msg.data, dict) else {}
+        if msg.control in FINAL_STATES:
+            self.roundtrip[node] = max(now - self.created, 0.0)
+            exec_time = data.get("execution_time")
+            if isinstance(exec_time, (int, float)):
+                self.execution[node] = float(exec_time)
+            self.component_timestamp = data.get("component_exec_timestamp") or self.component_timestamp
+            self.return_timestamp = data.get("return_timestamp") or self.return_timestamp
+        self.last = now
+        return True
+
+    def fail(self, node: str, reason: str, now: float | None = None) -> bool:
+        """Mark ``node`` failed (expiry, unknown target, purge) unless already final."""
+        return self.apply(node, Message(self.job_id, Control.JOB_FAILED.value, self.verb, info=reason), now)
+
+    # -- views ---------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Small completion view used by waiters and progress bars."""
+        return {
+            "complete": self.complete,
+            "nodes": sorted(self.processing),
+            "success": self.success,
+            "failed": self.failed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The upstream-compatible job view (``manage --job-info`` keys)."""
+        done = [n for n in self.processing if n in self.roundtrip]
+        execution = _mean([self.execution.get(n, 0.0) for n in done])
+        roundtrip = _mean([self.roundtrip[n] for n in done])
+        defn = self.definition
+        return {
+            "JOB_ID": self.job_id,
+            "JOB_DEFINITION": defn,
+            "JOB_SHA3_224": defn.get("job_sha3_224"),
+            "JOB_NAME": defn.get("job_name") or defn.get("job_sha3_224"),
+            "PARENT_JOB_ID": self.parent_id,
+            "PARENT_JOB_NAME": defn.get("parent_name") or self.parent_id,
+            "VERB": self.verb,
+            "COMPONENT_TIMESTAMP": self.component_timestamp,
+            "INFO": dict(self.info),
+            "PROCESSING": not self.complete,
+            "RETURN_TIMESTAMP": self.return_timestamp,
+            "STDERR": dict(self.stderr),
+            "STDOUT": dict(self.stdout),
+            "ROUNDTRIP_TIME": roundtrip,
+            "EXECUTION_TIME": execution,
+            "SUCCESS": self.success,
+            "FAILED": self.failed,
+            "_createtime": self.created,
+            "_lasttime": self.last,
+            "_processing": dict(self.processing),
+            "_executiontime": dict(self.execution),
+            "_roundtripltime": dict(self.roundtrip),
+            "_nodes": sorted(self.processing),
+        }
+
+    def to_state(self) -> dict[str, Any]:
+        """Compact serialisable form for persistent datastores."""
+        return {
+            "job_id": self.job_id,
+            "definition": self.definition,
+            "nodes": self.nodes,
+            "created": self.created,
+            "last": self.last,
+            "processing": self.processing,
+            "info": self.info,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "execution": self.execution,
+            "roundtrip": self.roundtrip,
+            "component_timestamp": self.component_timestamp,
+            "return_timestamp": self.return_timestamp,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "JobRecord":
+        return cls(**state)
+
+
+@dataclass
+class Node:
+    """A registered client, refreshed by its heartbeats."""
+
+    identity: str
+    expire_time: float
+    machine_id: str = ""
+    version: str = ""
+    host_uptime: float = 0.0
+    agent_uptime: float = 0.0
+    driver: str = ""
+    session: str = ""
+    joined: float = field(default_factory=time.time)
+
+    @property
+    def expiry(self) -> float:
+        return self.expire_time - time.time()
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expire_time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "expire_time": self.expire_time,
+            "expiry": self.expiry,
+            "machine_id": self.machine_id,
+            "version": self.version,
+            "host_uptime": self.host_uptime,
+            "agent_uptime": self.agent_uptime,
+            "driver": self.driver,
+            "session": self.session,
+            "joined": self.joined,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Node":
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)

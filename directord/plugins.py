@@ -1,0 +1,96 @@
+"""The kernel: stevedore loads nouns (drivers, datastores, components) by name,
+pluggy carries events (hooks) to every installed plugin.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from importlib import metadata
+from typing import Any
+from urllib.parse import urlparse
+
+import pluggy
+from stevedore import driver as stevedore_driver
+from stevedore.exception import NoMatches
+
+from directord import hookspecs
+from directord.exceptions import PluginNotFound
+
+LOG = logging.getLogger(__name__)
+
+DRIVERS = "directord.drivers"
+DATASTORES = "directord.datastores"
+COMPONENTS = "directord.components"
+PLUGINS = "directord.plugins"
+
+
+def installed(namespace: str) -> list[str]:
+    """Names registered under an entry-point group, sorted."""
+    return sorted({ep.name for ep in metadata.entry_points(group=namespace)})
+
+
+def _load(namespace: str, name: str, kind: str, hint: str) -> Any:
+    try:
+        return stevedore_driver.DriverManager(
+            namespace=namespace, name=name, invoke_on_load=False,
+            on_load_failure_callback=_load_failed,
+        ).driver
+    except NoMatches:
+        raise PluginNotFound(kind, name, installed(namespace), hint) from None
+    except RuntimeError as exc:  # stevedore: several plugins share the name
+        raise PluginNotFound(kind, name, installed(namespace), str(exc)) from None
+
+
+def _load_failed(_manager: Any, entrypoint: Any, exc: Exception) -> None:
+    LOG.error("cannot load plugin %s (%s): %s", entrypoint.name, entrypoint.value, exc)
+
+
+def load_driver(name: str) -> type:
+    """The driver class registered as ``name`` (``zmq``, ``zeromq``, ...)."""
+    return _load(DRIVERS, name, "driver", "pip install the package that provides it")
+
+
+def datastore_scheme(url: str) -> str:
+    """``memory`` / ``file:///x`` / ``redis://h:p/0`` -> the entry-point name."""
+    if not url or url == "memory":
+        return "memory"
+    scheme = urlparse(url).scheme
+    if not scheme:
+        raise PluginNotFound("datastore", url, installed(DATASTORES),
+                             "use memory, file:///dir or redis://host:port/db")
+    return scheme
+
+
+def load_datastore(url: str) -> type:
+    """The datastore class for a ``--datastore`` URL, picked by its scheme."""
+    return _load(DATASTORES, datastore_scheme(url), "datastore",
+                 "use memory, file:///dir or redis://host:port/db")
+
+
+@functools.lru_cache(maxsize=None)
+def load_component(verb: str) -> Any:
+    """The component class (or module exposing ``Component``) for ``verb``."""
+    plugin = _load(COMPONENTS, verb.lower(), "verb",
+                   "pip install a package that adds it, or check the spelling")
+    return getattr(plugin, "Component", plugin)
+
+
+@functools.lru_cache(maxsize=1)
+def hooks() -> pluggy.PluginManager:
+    """The process-wide plugin manager with every ``directord.plugins`` entry point."""
+    manager = pluggy.PluginManager("directord")
+    manager.add_hookspecs(hookspecs)
+    manager.load_setuptools_entrypoints(PLUGINS)
+    return manager
+
+
+def fire(hook: str, **kwargs: Any) -> None:
+    """Call a hook, logging (never raising) a plugin's failure."""
+    manager = hooks()
+    if not manager.get_plugins():
+        return
+    try:
+        getattr(manager.hook, hook)(**kwargs)
+    except Exception:  # a plugin must never take the server down
+        LOG.exception("plugin hook %s failed", hook)

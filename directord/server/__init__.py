@@ -1,0 +1,247 @@
+"""The server: one asyncio loop for node traffic, the user API and housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import uuid
+from typing import Any
+
+from directord import plugins, wire
+from directord.delivery import Delivery
+from directord.datastores import Datastore
+from directord.drivers import Driver
+from directord.exceptions import RequestError, WireError
+from directord.models import FINAL_STATES, Control, Message
+from directord.server.api import ApiServer
+from directord.server.jobs import JobTable, skipped_record, validate
+from directord.server.registry import NodeRegistry
+
+LOG = logging.getLogger(__name__)
+WAIT_LIMIT = 60.0
+
+
+class Server:
+    """Accepts jobs from users, fans them out, records every node's result."""
+
+    def __init__(self, config: Any, driver: Driver, store: Datastore):
+        self.config = config
+        self.driver = driver
+        self.store = store
+        self.interval = float(config.heartbeat_interval)
+        self.server_id = str(uuid.uuid4())
+        self.registry = NodeRegistry(self.interval)
+        self.delivery = Delivery(driver.send)
+        self.jobs = JobTable(store)
+        self.job_ttl = float(getattr(config, "job_ttl", 7 * 86400))
+        self.dropped_frames = 0
+        self._acks: dict[str, list[str]] = {}
+        self._orphans: dict[str, float] = {}
+        self._stop = asyncio.Event()
+        self.api = ApiServer(config.socket_path, str(config.socket_group), {
+            "submit": self.api_submit,
+            "wait": self.api_wait,
+            "list_nodes": self.api_list_nodes,
+            "list_jobs": self.api_list_jobs,
+            "job_info": self.api_job_info,
+            "purge_nodes": self.api_purge_nodes,
+            "purge_jobs": self.api_purge_jobs,
+        })
+
+    # -- lifecycle -----------------------------------------------------------
+    async def run(self) -> None:
+        """Serve until SIGTERM/SIGINT (or ``stop()``)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        await self.driver.bind()
+        await self.api.start()
+        tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping())]
+        LOG.info("server %s ready (driver %s, datastore %s)", self.server_id, self.driver.name, self.store.url)
+        await self._stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.api.close()
+        self.jobs.flush()
+        self.driver.close()
+        self.store.close()
+        LOG.info("server stopped")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- node traffic --------------------------------------------------------
+    async def _receive(self) -> None:
+        while True:
+            identity, frame = await self.driver.recv()
+            try:
+                messages = wire.decode(frame)
+            except WireError as exc:
+                self.dropped_frames += 1
+                LOG.warning("dropped a frame from %r: %s", identity[:64], exc)
+                continue
+            try:
+                self._handle(identity, messages)
+            except Exception:  # a bad message must never stop the loop
+                LOG.exception("failed to handle a batch from %s", identity)
+
+    def _handle(self, identity: str, messages: list[Message]) -> None:
+        for message in messages:
+            if message.control == Control.HEARTBEAT.value:
+                self._heartbeat(identity, message)
+            elif message.control in (Control.JOB_PROCESSING.value, *FINAL_STATES):
+                self._status(identity, message)
+            else:
+                self.dropped_frames += 1
+                LOG.debug("ignored control %r from %s", message.control, identity)
+        self._send_acks()
+
+    def _heartbeat(self, identity: str, message: Message) -> None:
+        data = message.data if isinstance(message.data, dict) else {}
+        node, joined, restarted = self.registry.heartbeat(identity, data)
+        if joined:
+            LOG.info("node %s joined", identity)
+            self.store.put_node(node)
+            plugins.fire("directord_node_joined", node=node.to_dict())
+            self._send_heartbeat(identity)
+        if restarted:
+            LOG.warning("node %s restarted; its running jobs are lost", identity)
+            unacked = set(self.delivery.unacked.get(identity, {}))
+            for job_id in self.jobs.unfinished(identity):
+                if job_id not in unacked:
+                    self._fail(identity, job_id, "node restarted before the job finished")
+        if joined or restarted:
+            self.delivery.resend(identity)
+
+    def _status(self, identity: str, message: Message) -> None:
+        self.delivery.acked(identity, message.msg_id)
+        if message.control in FINAL_STATES:
+            self._acks.setdefault(identity, []).append(message.msg_id)
+        self.jobs.apply(identity, message)
+
+    def _send_acks(self) -> None:
+        acks, self._acks = self._acks, {}
+        for node, job_ids in acks.items():
+            self.delivery.queue(node, Message(str(uuid.uuid4()), Control.ACK.value, data=job_ids))
+
+    def _send_heartbeat(self, node: str) -> None:
+        self.delivery.queue(node, Message(
+            str(uuid.uuid4()), Control.HEARTBEAT.value,
+            data={"server_id": self.server_id, "interval": self.interval},
+        ))
+
+    def _fail(self, node: str, job_id: str, reason: str) -> None:
+        record = self.jobs.active.get(job_id)
+        if record is None:
+            return
+        self.jobs.apply(node, Message(job_id, Control.JOB_FAILED.value, record.verb, info=reason))
+
+    # -- housekeeping --------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        tick = min(max(self.interval / 4, 0.05), 1.0)
+        last_beat = last_prune = 0.0
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                now = time.monotonic()
+                self._expire_nodes()
+                for node in self.registry.live():
+                    self.delivery.resend(node.identity, older_than=now - max(self.interval, 1.0))
+                if now - last_beat >= self.interval:
+                    last_beat = now
+                    for node in self.registry.live():
+                        self._send_heartbeat(node.identity)
+                self.jobs.flush()
+                if now - last_prune >= 60:
+                    last_prune = now
+                    self.jobs.prune(self.job_ttl)
+            except Exception:
+                LOG.exception("housekeeping failed")
+
+    def _expire_nodes(self) -> None:
+        now = time.time()
+        for node in list(self.jobs.by_node):  # purged nodes that never came back
+            if node in self.registry.nodes:
+                self._orphans.pop(node, None)
+            elif now - self._orphans.setdefault(node, now) > self.registry.ttl:
+                del self._orphans[node]
+                self.delivery.forget(node)
+                self.jobs.fail_node(node, "node gone: purged and never heard from again")
+        for node in self.registry.expire():
+            LOG.warning("node %s expired (no heartbeat for %.1fs)", node.identity, self.registry.ttl)
+            self.delivery.forget(node.identity)
+            self.store.delete_node(node.identity)
+            self.jobs.fail_node(node.identity, "node expired: no heartbeat")
+            plugins.fire("directord_node_left", node=node.to_dict(), reason="expired")
+
+    # -- user API ------------------------------------------------------------
+    async def api_submit(self, request: dict[str, Any]) -> dict[str, Any]:
+        jobs = request.get("jobs")
+        if not isinstance(jobs, list) or not jobs:
+            raise RequestError("submit needs a non-empty list of jobs")
+        jobs = [validate(job) for job in jobs]
+        live = [n.identity for n in self.registry.live()]
+        plans = [self._plan(job, live) for job in jobs]  # every check before any send
+        warnings: list[str] = []
+        for job, (targets, unknown) in zip(jobs, plans):
+            warnings.extend(self._dispatch(job, targets, unknown, live))
+        return {"job_ids": [job["job_id"] for job in jobs], "warnings": sorted(set(warnings))}
+
+    def _plan(self, job: dict[str, Any], live: list[str]) -> tuple[list[str], list[str]]:
+        requested = job.get("targets") or []
+        unknown = [t for t in requested if t not in live]
+        targets = [t for t in requested if t in live] if requested else list(live)
+        if not targets and not unknown:
+            raise RequestError("no live nodes to run on; start a client or check `directord node list`")
+        if job.get("run_once") and targets:
+            targets = targets[:1]
+        return targets, unknown
+
+    def _dispatch(self, job: dict[str, Any], targets: list[str], unknown: list[str],
+                  live: list[str]) -> list[str]:
+        restrict = job.get("restrict")
+        if restrict and job.get("job_sha3_224") not in restrict:
+            self.jobs.store.put_jobs([skipped_record(job, "restricted: fingerprint not in --restrict")])
+            return []
+        record = self.jobs.create(job, targets + unknown)
+        warnings = []
+        if unknown:
+            self.jobs.reject(record, unknown, f"Target unknown. Available targets {live}")
+            warnings.append(f"unknown target(s) {', '.join(unknown)}; live nodes: {', '.join(live) or 'none'}")
+        plugins.fire("directord_job_submitted", job=job)
+        message = Message(job["job_id"], Control.JOB.value, job["verb"], data=job)
+        for node in targets:
+            self.delivery.queue(node, message, reliable=True)
+        return warnings
+
+    async def api_wait(self, request: dict[str, Any]) -> dict[str, Any]:
+        ids = request.get("job_ids")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise RequestError("wait needs a list of job ids")
+        timeout = min(max(float(request.get("timeout", 1.0)), 0.0), WAIT_LIMIT)
+        return await self.jobs.wait(ids, timeout)
+
+    async def api_list_nodes(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
+        return [node.to_dict() for node in self.registry.live()]
+
+    async def api_list_jobs(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
+        self.jobs.flush()
+        return [record.to_dict() for record in self.store.jobs()]
+
+    async def api_job_info(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.jobs.find(str(request.get("job_id") or "last")).to_dict()
+
+    async def api_purge_nodes(self, _request: dict[str, Any]) -> dict[str, Any]:
+        for node in self.registry.purge():
+            self.delivery.forget(node.identity)
+            plugins.fire("directord_node_left", node=node.to_dict(), reason="purged")
+        self.store.clear_nodes()
+        return {"success": True}
+
+    async def api_purge_jobs(self, _request: dict[str, Any]) -> dict[str, Any]:
+        self.jobs.purge()
+        self.delivery.unacked.clear()
+        return {"success": True}

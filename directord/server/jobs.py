@@ -1,0 +1,196 @@
+"""The server's job table: validation, records, results, waiters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+from directord import plugins
+from directord.datastores import Datastore
+from directord.exceptions import NotFound, RequestError
+from directord.models import FINAL_STATES, JobRecord, Message
+
+LOG = logging.getLogger(__name__)
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "verb": (str,), "job_id": (str,), "parent_id": (str,), "targets": (list,),
+    "restrict": (list,), "timeout": (int,), "job_name": (str,), "parent_name": (str,),
+    "parent_async": (bool,), "parent_async_bypass": (bool,), "run_once": (bool,),
+    "skip_cache": (bool,), "job_sha3_224": (str,),
+}
+
+
+def validate(job: Any) -> dict[str, Any]:
+    """Reject a job the CLI could not have produced; fill ids."""
+    if not isinstance(job, dict):
+        raise RequestError("a job must be a JSON object")
+    for key, types in _TYPES.items():
+        if key in job and job[key] is not None and not isinstance(job[key], types):
+            raise RequestError(f"job field {key!r} must be {types[0].__name__}")
+    if not job.get("verb"):
+        raise RequestError("a job needs a 'verb'")
+    for key in ("targets", "restrict"):
+        if not all(isinstance(v, str) for v in job.get(key) or []):
+            raise RequestError(f"job field {key!r} must be a list of strings")
+    job = dict(job)
+    job["job_id"] = job.get("job_id") or str(uuid.uuid4())
+    job["parent_id"] = job.get("parent_id") or job["job_id"]
+    return job
+
+
+class _Waiter:
+    __slots__ = ("remaining", "future")
+
+    def __init__(self, remaining: set[str], future: asyncio.Future):
+        self.remaining, self.future = remaining, future
+
+
+class JobTable:
+    """Live (incomplete) records in memory; every record is written to the store.
+
+    Result handling never reads the store: it mutates the live record and marks
+    it dirty; ``flush`` writes dirty records in one batch.
+    """
+
+    def __init__(self, store: Datastore):
+        self.store = store
+        self.active: dict[str, JobRecord] = {}
+        self.by_node: dict[str, set[str]] = {}
+        self.dirty: dict[str, JobRecord] = {}
+        self._waiters: dict[str, list[_Waiter]] = {}
+
+    # -- creation ------------------------------------------------------------
+    def create(self, job: dict[str, Any], nodes: list[str]) -> JobRecord:
+        record = JobRecord(job_id=job["job_id"], definition=job, nodes=list(nodes))
+        self.active[record.job_id] = record
+        for node in nodes:
+            self.by_node.setdefault(node, set()).add(record.job_id)
+        self._touch(record)
+        return record
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self.active.get(job_id) or self.store.get_job(job_id)
+
+    def find(self, job_id: str) -> JobRecord:
+        """A record by id, or ``last``; raises NotFound."""
+        if job_id == "last":
+            self.flush()
+            record = self.store.last_job()
+        else:
+            record = self.get(job_id)
+        if record is None:
+            raise NotFound("No data found" if job_id == "last" else f"No data found for job {job_id}")
+        return record
+
+    # -- results -------------------------------------------------------------
+    def apply(self, node: str, message: Message) -> JobRecord | None:
+        """Record a node's status; returns the record when it just completed."""
+        record = self.active.get(message.msg_id)
+        if record is None or not record.apply(node, message):
+            return None
+        self._touch(record)
+        if message.control in FINAL_STATES:
+            self._node_done(node, record.job_id)
+        if record.complete:
+            return self._complete(record)
+        return None
+
+    def fail_node(self, node: str, reason: str) -> list[JobRecord]:
+        """Fail every unfinished job of ``node``; returns records that completed."""
+        completed = []
+        for job_id in list(self.by_node.get(node, ())):
+            record = self.active.get(job_id)
+            if record is not None and record.fail(node, reason):
+                self._touch(record)
+                if record.complete:
+                    completed.append(self._complete(record))
+            self._node_done(node, job_id)
+        return completed
+
+    def reject(self, record: JobRecord, nodes: list[str], reason: str) -> None:
+        """Fail ``nodes`` of a new record before anything is sent to them."""
+        for node in nodes:
+            record.fail(node, reason)
+            self._node_done(node, record.job_id)
+        self._touch(record)
+        if record.complete:
+            self._complete(record)
+
+    def unfinished(self, node: str) -> list[str]:
+        return list(self.by_node.get(node, ()))
+
+    def _node_done(self, node: str, job_id: str) -> None:
+        jobs = self.by_node.get(node)
+        if jobs is not None:
+            jobs.discard(job_id)
+            if not jobs:
+                del self.by_node[node]
+
+    def _complete(self, record: JobRecord) -> JobRecord:
+        self.active.pop(record.job_id, None)
+        for waiter in self._waiters.pop(record.job_id, ()):
+            waiter.remaining.discard(record.job_id)
+            if not waiter.remaining and not waiter.future.done():
+                waiter.future.set_result(None)
+        plugins.fire("directord_job_finished", record=record.to_dict())
+        return record
+
+    def _touch(self, record: JobRecord) -> None:
+        self.dirty[record.job_id] = record
+
+    def flush(self) -> None:
+        if self.dirty:
+            dirty, self.dirty = self.dirty, {}
+            self.store.put_jobs(dirty.values())
+
+    # -- waiting -------------------------------------------------------------
+    async def wait(self, job_ids: list[str], timeout: float) -> dict[str, Any]:
+        """Block until every job is complete or ``timeout``; return summaries."""
+        remaining = {j for j in job_ids if j in self.active}
+        if remaining:
+            future = asyncio.get_running_loop().create_future()
+            waiter = _Waiter(remaining, future)
+            for job_id in remaining:
+                self._waiters.setdefault(job_id, []).append(waiter)
+            try:
+                await asyncio.wait_for(future, timeout)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            finally:
+                for job_id in waiter.remaining:
+                    waiters = self._waiters.get(job_id)
+                    if waiters and waiter in waiters:
+                        waiters.remove(waiter)
+                        if not waiters:
+                            del self._waiters[job_id]
+        summaries = {}
+        for job_id in job_ids:
+            record = self.get(job_id)
+            summaries[job_id] = record.summary() if record else None
+        return summaries
+
+    # -- maintenance ---------------------------------------------------------
+    def purge(self) -> int:
+        """Forget every job (running ones included: they end failed)."""
+        for record in list(self.active.values()):
+            for node in record.nodes:
+                record.fail(node, "job purged")
+            self._complete(record)
+        self.by_node.clear()
+        self.dirty.clear()
+        return self.store.clear_jobs()
+
+    def prune(self, ttl: float) -> int:
+        self.flush()
+        return self.store.prune_jobs(time.time() - ttl)
+
+
+def skipped_record(job: dict[str, Any], reason: str) -> JobRecord:
+    """A record for a job that ran nowhere (``--restrict`` mismatch)."""
+    record = JobRecord(job_id=job["job_id"], definition=job, nodes=[])
+    record.definition = {**job, "skipped": reason}
+    return record
+

@@ -1,0 +1,64 @@
+"""The node registry: heartbeats in, expiry out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from directord.models import Node
+
+EXPIRY_HEARTBEATS = 3
+
+
+class NodeRegistry:
+    """Live nodes by identity; a node expires after 3 missed heartbeats."""
+
+    def __init__(self, heartbeat_interval: float):
+        self.ttl = heartbeat_interval * EXPIRY_HEARTBEATS
+        self.nodes: dict[str, Node] = {}
+
+    def heartbeat(self, identity: str, data: dict[str, Any]) -> tuple[Node, bool, bool]:
+        """Refresh ``identity``; returns (node, joined, restarted).
+
+        ``joined`` is a first heartbeat (or one after expiry); ``restarted``
+        means the client process changed (its session id differs).
+        """
+        now = time.time()
+        node = self.nodes.get(identity)
+        joined = node is None
+        session = str(data.get("session", ""))
+        restarted = not joined and bool(session) and session != node.session
+        if joined:
+            node = Node(identity=identity, expire_time=now + self.ttl)
+            self.nodes[identity] = node
+        node.expire_time = now + self.ttl
+        for key in ("machine_id", "version", "driver"):
+            if isinstance(data.get(key), str):
+                setattr(node, key, data[key])
+        for key in ("host_uptime", "agent_uptime"):
+            if isinstance(data.get(key), (int, float)):
+                setattr(node, key, float(data[key]))
+        node.session = session
+        return node, joined, restarted
+
+    def live(self) -> list[Node]:
+        """Non-expired nodes, sorted by identity."""
+        now = time.time()
+        return sorted((n for n in self.nodes.values() if n.expire_time > now), key=lambda n: n.identity)
+
+    def is_live(self, identity: str) -> bool:
+        node = self.nodes.get(identity)
+        return node is not None and node.expire_time > time.time()
+
+    def expire(self) -> list[Node]:
+        """Remove and return the nodes whose heartbeats stopped."""
+        now = time.time()
+        gone = [n for n in self.nodes.values() if n.expire_time <= now]
+        for node in gone:
+            del self.nodes[node.identity]
+        return gone
+
+    def purge(self) -> list[Node]:
+        gone = list(self.nodes.values())
+        self.nodes.clear()
+        return gone

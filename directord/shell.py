@@ -1,0 +1,50 @@
+"""The ``directord`` command: a cliff App with global options and plugin bootstrap."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from cliff.app import App
+from cliff.commandmanager import CommandManager
+
+from directord import __version__, config
+from directord.exceptions import DirectordError
+
+
+class DirectordApp(App):
+    """Global options (with env/config-file forms) before the sub-command."""
+
+    CONSOLE_MESSAGE_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+    def __init__(self) -> None:
+        super().__init__(
+            description="Fast, plugin-driven infrastructure orchestration.",
+            version=__version__,
+            command_manager=CommandManager("directord.cli"),
+            deferred_help=True,
+        )
+        self.config: config.Config | None = None
+
+    def build_option_parser(self, description, version, argparse_kwargs=None):  # type: ignore[override]
+        kwargs = {"allow_abbrev": False, **(argparse_kwargs or {})}
+        parser = super().build_option_parser(description, version, kwargs)
+        config.add_options(parser, "global")
+        return parser
+
+    def initialize_app(self, argv: list[str]) -> None:
+        if not self.options.debug:
+            self.options.debug = None  # "not given": let env/config decide
+        try:
+            self.config = config.resolve(self.options)
+        except DirectordError as exc:
+            print(f"directord: {exc}", file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
+        self.options.debug = self.config.debug
+        if self.config.debug:
+            for handler in logging.getLogger().handlers:
+                handler.setLevel(logging.DEBUG)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return DirectordApp().run(sys.argv[1:] if argv is None else argv)

@@ -1,0 +1,34 @@
+"""Sandboxed jinja2 rendering ("blueprinting") with the node's cached args."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+ENVIRONMENT = ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+)
+
+
+class TemplateError(Exception):
+    """Rendering failed: undefined variable, syntax error or sandbox violation."""
+
+
+def render(text: str, values: dict[str, Any] | None, allow_empty_values: bool = True) -> str:
+    """Render ``text`` with ``values``; raise TemplateError with a readable reason."""
+    if not values and not allow_empty_values:
+        raise TemplateError("No arguments were defined for blueprinting")
+    if "{" not in text:  # fast path: nothing to render
+        return text
+    try:
+        return ENVIRONMENT.from_string(text).render(**(values or {}))
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template error: {exc}") from None
+
+
+def render_value(value: Any, values: dict[str, Any] | None) -> Any:
+    """Render a JSON-able value (ARG/ENV): encode, render, decode."""
+    return json.loads(render(json.dumps(value), values))

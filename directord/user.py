@@ -1,0 +1,106 @@
+"""The unix-socket client used by the CLI and DirectordConnect."""
+
+from __future__ import annotations
+
+import errno
+import grp
+import os
+import socket
+import time
+from typing import Any
+
+from directord import wire
+from directord.exceptions import (
+    DirectordError, NotFound, RequestError, ServerUnavailable, WireError,
+)
+
+_KINDS = {"NotFound": NotFound, "RequestError": RequestError, "WireError": WireError}
+
+
+def _permission_hint(path: str) -> str:
+    try:
+        group = grp.getgrgid(os.stat(path).st_gid).gr_name
+    except (OSError, KeyError):
+        return f"permission denied on {path}"
+    return f"permission denied on {path}; add the user to group {group}"
+
+
+def request(socket_path: str, op: str, fields: dict[str, Any] | None = None,
+            timeout: float = 10.0) -> Any:
+    """Send one request and return its result; errors become DirectordError."""
+    payload = wire.frame_json({"op": op, **(fields or {})})
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(socket_path)
+        except FileNotFoundError:
+            raise ServerUnavailable(f"no directord server socket at {socket_path}; is `directord server` running?") from None
+        except PermissionError:
+            raise ServerUnavailable(_permission_hint(socket_path)) from None
+        except ConnectionRefusedError:
+            raise ServerUnavailable(f"connection refused on {socket_path}; the server is not running") from None
+        except OSError as exc:
+            if exc.errno == errno.EACCES:
+                raise ServerUnavailable(_permission_hint(socket_path)) from None
+            raise ServerUnavailable(f"cannot reach the server at {socket_path}: {exc.strerror or exc}") from None
+        try:
+            sock.sendall(payload)
+            size = wire.frame_length(_read(sock, wire.LENGTH_BYTES))
+            reply = wire.parse_json(_read(sock, size))
+        except (socket.timeout, TimeoutError):
+            raise ServerUnavailable(f"the server at {socket_path} did not answer within {timeout:g}s") from None
+        except (ConnectionError, OSError) as exc:
+            raise ServerUnavailable(f"connection to {socket_path} failed: {exc}") from None
+    finally:
+        sock.close()
+    if not isinstance(reply, dict):
+        raise WireError("the server sent a malformed reply")
+    if not reply.get("ok"):
+        raise _KINDS.get(str(reply.get("kind")), DirectordError)(str(reply.get("error")))
+    return reply.get("result")
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = sock.recv(min(remaining, 1 << 20))
+        if not chunk:
+            raise ConnectionError("the server closed the connection mid-reply")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+class UserClient:
+    """Typed wrappers over ``request`` for one socket path."""
+
+    def __init__(self, socket_path: str, timeout: float = 10.0):
+        self.socket_path = socket_path
+        self.timeout = timeout
+
+    def call(self, op: str, **fields: Any) -> Any:
+        return request(self.socket_path, op, fields, self.timeout)
+
+    def submit(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.call("submit", jobs=jobs)
+
+    def wait(self, job_ids: list[str], timeout: float) -> dict[str, Any]:
+        """Block server-side up to ``timeout`` s for the jobs to complete."""
+        fields = {"job_ids": job_ids, "timeout": timeout}
+        return request(self.socket_path, "wait", fields, timeout + self.timeout)
+
+    def wait_all(self, job_ids: list[str], deadline: float, step: float,
+                 progress: Any = None) -> dict[str, Any]:
+        """Wait until every job is complete or ``deadline`` (monotonic) passes."""
+        summaries: dict[str, Any] = {}
+        pending = list(job_ids)
+        while True:
+            left = deadline - time.monotonic()
+            result = self.wait(pending, max(min(step, left), 0.0))
+            summaries.update(result)
+            pending = [j for j in pending if not (summaries.get(j) or {}).get("complete")]
+            if progress is not None:
+                progress(summaries)
+            if not pending or time.monotonic() >= deadline:
+                return summaries

@@ -1,0 +1,92 @@
+"""The message envelope: msgpack, versioned, size-limited and validated (no pickle).
+
+A frame carries a batch: ``[PROTOCOL_VERSION, [[msg_id, control, command,
+data, info, stderr, stdout], ...]]``. Batching lets one frame carry a
+thousand jobs or acks, which is most of the speed of the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgpack
+
+from directord.exceptions import WireError
+from directord.models import Control, Message
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+MAX_BATCH = 100_000
+
+_CONTROLS = frozenset(c.value for c in Control)
+_OPTIONAL_TEXT = (str, type(None))
+
+
+def encode(messages: list[Message]) -> bytes:
+    """Pack a batch of messages into one frame."""
+    body = [
+        [m.msg_id, m.control, m.command, m.data, m.info, m.stderr, m.stdout]
+        for m in messages
+    ]
+    return msgpack.packb([PROTOCOL_VERSION, body], use_bin_type=True)
+
+
+def decode(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> list[Message]:
+    """Unpack and validate a frame; raise WireError on anything malformed."""
+    if not isinstance(frame, (bytes, bytearray, memoryview)):
+        raise WireError(f"frame is {type(frame).__name__}, not bytes")
+    if len(frame) > max_bytes:
+        raise WireError(f"frame of {len(frame)} bytes exceeds the {max_bytes} byte limit")
+    try:
+        payload = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise WireError(f"undecodable frame: {type(exc).__name__}") from None
+    if not (isinstance(payload, list) and len(payload) == 2):
+        raise WireError("frame is not a [version, batch] pair")
+    version, batch = payload
+    if version != PROTOCOL_VERSION:
+        raise WireError(f"protocol version {version!r} is not {PROTOCOL_VERSION}")
+    if not isinstance(batch, list) or len(batch) > MAX_BATCH:
+        raise WireError("batch is not a list of bounded size")
+    return [_message(item) for item in batch]
+
+
+def _message(item: Any) -> Message:
+    if not (isinstance(item, list) and len(item) == 7):
+        raise WireError("message is not a 7-field list")
+    msg_id, control, command, data, info, stderr, stdout = item
+    if not isinstance(msg_id, str) or not isinstance(command, str):
+        raise WireError("msg_id and command must be text")
+    if control not in _CONTROLS:
+        raise WireError(f"unknown control code {control!r}")
+    for value in (info, stderr, stdout):
+        if not isinstance(value, _OPTIONAL_TEXT):
+            raise WireError("info, stderr and stdout must be text or null")
+    return Message(msg_id, control, command, data, info, stderr, stdout)
+
+
+# -- user socket framing: 4-byte big-endian length + UTF-8 JSON ---------------
+MAX_REQUEST_BYTES = 256 * 1024 * 1024
+LENGTH_BYTES = 4
+
+
+def frame_json(obj: Any) -> bytes:
+    """Length-prefixed JSON for the unix-socket API."""
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    return len(body).to_bytes(LENGTH_BYTES, "big") + body
+
+
+def frame_length(prefix: bytes, limit: int = MAX_REQUEST_BYTES) -> int:
+    """Validate a length prefix; raise WireError when over ``limit``."""
+    size = int.from_bytes(prefix, "big")
+    if size > limit:
+        raise WireError(f"request of {size} bytes exceeds the {limit} byte limit")
+    return size
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError(f"request is not JSON: {exc}") from None
