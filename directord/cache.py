@@ -13,7 +13,8 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 HOUR = 3600.0
 DEFAULT_TTLS = {"args": 12 * HOUR, "envs": 12 * HOUR, "query": 12 * HOUR,
@@ -130,8 +131,8 @@ class Cache:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Cache":
+    def __enter__(self) -> Cache:
         return self
 
-    def __exit__(self, *_exc: Any) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()

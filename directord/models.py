@@ -37,7 +37,7 @@ class Status(str, enum.Enum):
     FAILED = "failed"
 
     @classmethod
-    def of(cls, control: str) -> "Status":
+    def of(cls, control: str) -> Status:
         return {
             Control.JOB_END.value: cls.SUCCESS,
             Control.JOB_FAILED.value: cls.FAILED,
@@ -213,7 +213,7 @@ class JobRecord:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "JobRecord":
+    def from_state(cls, state: dict[str, Any]) -> JobRecord:
         return cls(**state)
 
 
@@ -254,6 +254,6 @@ class Node:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Node":
+    def from_dict(cls, data: dict[str, Any]) -> Node:
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**fields)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 
@@ -40,7 +41,7 @@ def load_yaml(path: str) -> Any:
     full = os.path.abspath(os.path.expanduser(path))
     try:
         with open(full, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_SafeLoader)  # noqa: S506 - _SafeLoader is SafeLoader
+            return yaml.load(handle, Loader=_SafeLoader)
     except FileNotFoundError:
         raise OrchestrationError(f"orchestration file not found: {full}") from None
     except OSError as exc:

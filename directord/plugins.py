@@ -30,16 +30,16 @@ def installed(namespace: str) -> list[str]:
     return sorted({ep.name for ep in metadata.entry_points(group=namespace)})
 
 
-def _load(namespace: str, name: str, kind: str, hint: str) -> Any:
+def _load(namespace: str, name: str, kind: str, hint: str, shown: str | None = None) -> Any:
     try:
         return stevedore_driver.DriverManager(
             namespace=namespace, name=name, invoke_on_load=False,
-            on_load_failure_callback=_load_failed,
+            on_load_failure_callback=_load_failed, warn_on_missing_entrypoint=False,
         ).driver
     except NoMatches:
-        raise PluginNotFound(kind, name, installed(namespace), hint) from None
+        raise PluginNotFound(kind, shown or name, installed(namespace), hint) from None
     except RuntimeError as exc:  # stevedore: several plugins share the name
-        raise PluginNotFound(kind, name, installed(namespace), str(exc)) from None
+        raise PluginNotFound(kind, shown or name, installed(namespace), str(exc)) from None
 
 
 def _load_failed(_manager: Any, entrypoint: Any, exc: Exception) -> None:
@@ -68,11 +68,11 @@ def load_datastore(url: str) -> type:
                  "use memory, file:///dir or redis://host:port/db")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_component(verb: str) -> Any:
     """The component class (or module exposing ``Component``) for ``verb``."""
     plugin = _load(COMPONENTS, verb.lower(), "verb",
-                   "pip install a package that adds it, or check the spelling")
+                   "pip install a package that adds it, or check the spelling", shown=verb)
     return getattr(plugin, "Component", plugin)
 
 

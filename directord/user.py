@@ -11,7 +11,11 @@ from typing import Any
 
 from directord import wire
 from directord.exceptions import (
-    DirectordError, NotFound, RequestError, ServerUnavailable, WireError,
+    DirectordError,
+    NotFound,
+    RequestError,
+    ServerUnavailable,
+    WireError,
 )
 
 _KINDS = {"NotFound": NotFound, "RequestError": RequestError, "WireError": WireError}
@@ -48,7 +52,7 @@ def request(socket_path: str, op: str, fields: dict[str, Any] | None = None,
             sock.sendall(payload)
             size = wire.frame_length(_read(sock, wire.LENGTH_BYTES))
             reply = wire.parse_json(_read(sock, size))
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise ServerUnavailable(f"the server at {socket_path} did not answer within {timeout:g}s") from None
         except (ConnectionError, OSError) as exc:
             raise ServerUnavailable(f"connection to {socket_path} failed: {exc}") from None

@@ -5,7 +5,14 @@ from __future__ import annotations
 from cliff.lister import Lister
 
 from directord.cli.common import DirectordCommand
-from directord.cli.views import FILTERS, JOB_COLUMNS, NODE_COLUMNS, job_info_rows, job_rows, node_rows
+from directord.cli.views import (
+    FILTERS,
+    JOB_COLUMNS,
+    NODE_COLUMNS,
+    job_info_rows,
+    job_rows,
+    node_rows,
+)
 
 KEY_VALUE = ("KEY", "VALUE")
 

@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from directord import plugins
 from directord.cache import Cache
@@ -116,7 +117,7 @@ class Runner:
         timeout = float(job.get("timeout") or 600)
         try:
             result = await asyncio.wait_for(asyncio.shield(future), timeout)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             context.kill()
             result = (None, f"Timeout encountered after {timeout:g} seconds", False, None, timeout)
         finally:

@@ -155,10 +155,10 @@ class ComponentBase:
     def close(self) -> None:
         """Release resources (context-manager support)."""
 
-    def __enter__(self) -> "ComponentBase":
+    def __enter__(self) -> ComponentBase:
         return self
 
-    def __exit__(self, *_exc: Any) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
 

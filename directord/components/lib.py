@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _local = threading.local()
 
@@ -36,11 +37,11 @@ class JobContext:
             for process in self.processes:
                 _kill_group(process)
 
-    def __enter__(self) -> "JobContext":
+    def __enter__(self) -> JobContext:
         _local.context = self
         return self
 
-    def __exit__(self, *_exc: Any) -> None:
+    def __exit__(self, *_exc: object) -> None:
         _local.context = None
 
 

@@ -8,7 +8,7 @@ JSON-able state only (``JobRecord.to_state``), never pickles.
 from __future__ import annotations
 
 import abc
-from typing import Iterable
+from collections.abc import Iterable
 
 from directord.models import JobRecord, Node
 

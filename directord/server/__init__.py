@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 from directord import plugins, wire
-from directord.delivery import Delivery
 from directord.datastores import Datastore
+from directord.delivery import Delivery
 from directord.drivers import Driver
 from directord.exceptions import RequestError, WireError
 from directord.models import FINAL_STATES, Control, Message

@@ -12,7 +12,8 @@ import grp
 import logging
 import os
 import socket
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from directord import wire
 from directord.exceptions import DirectordError, WireError
@@ -79,7 +80,7 @@ class ApiServer:
             self._server.close()
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 pass
         try:
             os.unlink(self.path)

@@ -42,7 +42,7 @@ def validate(job: Any) -> dict[str, Any]:
 
 
 class _Waiter:
-    __slots__ = ("remaining", "future")
+    __slots__ = ("future", "remaining")
 
     def __init__(self, remaining: set[str], future: asyncio.Future):
         self.remaining, self.future = remaining, future
@@ -157,7 +157,7 @@ class JobTable:
                 self._waiters.setdefault(job_id, []).append(waiter)
             try:
                 await asyncio.wait_for(future, timeout)
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 pass
             finally:
                 for job_id in waiter.remaining:
