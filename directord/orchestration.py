@@ -41,7 +41,7 @@ def load_yaml(path: str) -> Any:
     full = os.path.abspath(os.path.expanduser(path))
     try:
         with open(full, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_SafeLoader)
+            return yaml.load(handle, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise OrchestrationError(f"orchestration file not found: {full}") from None
     except OSError as exc:

@@ -39,7 +39,9 @@ def request(socket_path: str, op: str, fields: dict[str, Any] | None = None,
         try:
             sock.connect(socket_path)
         except FileNotFoundError:
-            raise ServerUnavailable(f"no directord server socket at {socket_path}; is `directord server` running?") from None
+            raise ServerUnavailable(
+                f"no directord server socket at {socket_path}; is `directord server` running?"
+            ) from None
         except PermissionError:
             raise ServerUnavailable(_permission_hint(socket_path)) from None
         except ConnectionRefusedError:

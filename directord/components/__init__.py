@@ -102,7 +102,7 @@ class ComponentBase:
             rest = rest[2:].lstrip()
         self.exec_text = rest
         known, unknown = parser.parse_known_args(leading + ["--"] + sanitized_args([rest]))
-        unknown = [token for token in unknown if token != "--"]
+        unknown = [item for item in unknown if item != "--"]
         for key, value in (arg_vars or {}).items():
             setattr(known, key.replace("-", "_"), value)
         self.known_args, self.unknown_args = known, unknown

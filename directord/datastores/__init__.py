@@ -53,5 +53,5 @@ class Datastore(abc.ABC):
     def prune_jobs(self, older_than: float) -> int:
         """Drop records whose last update is before ``older_than`` (epoch seconds)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections and files."""

@@ -186,7 +186,7 @@ class Server:
         live = [n.identity for n in self.registry.live()]
         plans = [self._plan(job, live) for job in jobs]  # every check before any send
         warnings: list[str] = []
-        for job, (targets, unknown) in zip(jobs, plans):
+        for job, (targets, unknown) in zip(jobs, plans, strict=True):
             warnings.extend(self._dispatch(job, targets, unknown, live))
         return {"job_ids": [job["job_id"] for job in jobs], "warnings": sorted(set(warnings))}
 
