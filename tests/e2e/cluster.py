@@ -1,0 +1,123 @@
+"""A real cluster for end-to-end tests: one server and N clients as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "") -> Any:
+    """Poll ``condition`` until truthy or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+class Cluster:
+    """Server + clients on free ports with private socket, cache and log paths."""
+
+    def __init__(self, root: Path, clients: int = 3, heartbeat: float = 1.0,
+                 datastore: str = "memory", env: dict[str, str] | None = None):
+        self.root = root
+        self.heartbeat = heartbeat
+        self.datastore = datastore
+        self.job_port, self.backend_port = free_port(), free_port()
+        self.socket = str(root / "directord.sock")
+        self.env = {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env.pop("DIRECTORD_CONFIG_FILE", None)
+        self.server: subprocess.Popen | None = None
+        self.clients: dict[str, subprocess.Popen] = {}
+        self.names = [f"node{i}" for i in range(1, clients + 1)]
+
+    # -- processes -----------------------------------------------------------
+    def global_args(self, identity: str | None = None) -> list[str]:
+        args = ["--config-file", str(self.root / "absent.yaml"), "--socket-path", self.socket,
+                "--job-port", str(self.job_port), "--backend-port", str(self.backend_port),
+                "--heartbeat-interval", str(self.heartbeat), "--datastore", self.datastore]
+        if identity:
+            args += ["--identity", identity, "--cache-path", str(self.root / identity)]
+        return args
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        return subprocess.Popen([PYTHON, "-m", "directord", *args], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
+
+    def start_server(self, wait: bool = True) -> None:
+        self.server = self._spawn("server", [*self.global_args(), "server",
+                                             "--zmq-bind-address", "127.0.0.1"])
+        if wait:
+            wait_for(lambda: os.path.exists(self.socket), 15, what="the server socket")
+
+    def start_client(self, name: str) -> None:
+        self.clients[name] = self._spawn(name, [*self.global_args(name), "client",
+                                                "--zmq-server-address", "127.0.0.1"])
+
+    def start(self) -> Cluster:
+        self.start_server()
+        for name in self.names:
+            self.start_client(name)
+        self.wait_nodes(set(self.names))
+        return self
+
+    def live_nodes(self) -> set[str]:
+        result = self.cli("node", "list", "-f", "json", timeout=10)
+        return {n["ID"] for n in json.loads(result.stdout)} if result.returncode == 0 else set()
+
+    def wait_nodes(self, names: set[str], timeout: float = 20) -> None:
+        wait_for(lambda: self.live_nodes() == names, timeout, interval=0.2, what=f"nodes {sorted(names)}")
+
+    def signal(self, process: subprocess.Popen | None, sig: int) -> None:
+        if process is not None and process.poll() is None:
+            process.send_signal(sig)
+
+    def stop(self) -> None:
+        for process in [*self.clients.values(), self.server]:
+            self.signal(process, signal.SIGTERM)
+        for process in [*self.clients.values(), self.server]:
+            if process is None:
+                continue
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+    def logs(self) -> str:
+        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.root.glob("*.log"))
+
+    # -- the CLI -------------------------------------------------------------
+    def cli(self, *args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([PYTHON, "-m", "directord", *self.global_args(), *args], capture_output=True,
+                              text=True, timeout=timeout, env=self.env, cwd=cwd or self.root, stdin=subprocess.DEVNULL)
+
+    def job(self, job_id: str = "last") -> dict[str, Any]:
+        result = self.cli("job", "show", job_id, "-f", "json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.write_text(text)
+        return path
