@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cluster import Cluster
+
+from directord.localcluster import Cluster
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from cluster import wait_for
+from directord.localcluster import wait_for
 
 NODES = {"node1", "node2", "node3"}
 

@@ -1,4 +1,9 @@
-"""A real cluster for end-to-end tests: one server and N clients as subprocesses."""
+"""A local cluster: one server and N clients as subprocesses on free ports.
+
+Used by ``make demo``, the benchmark harness and the end-to-end tests. Every
+path (socket, caches, logs) lives under one directory; nothing is shared with
+a system-wide install.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.0
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
 
 
@@ -44,7 +49,7 @@ class Cluster:
         self.datastore = datastore
         self.job_port, self.backend_port = free_port(), free_port()
         self.socket = str(root / "directord.sock")
-        self.env = {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.env.pop("DIRECTORD_CONFIG_FILE", None)
         self.server: subprocess.Popen | None = None
         self.clients: dict[str, subprocess.Popen] = {}
@@ -60,9 +65,9 @@ class Cluster:
         return args
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        return subprocess.Popen([PYTHON, "-m", "directord", *args], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
+        with open(self.root / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            return subprocess.Popen([PYTHON, "-m", "directord", *args], stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
 
     def start_server(self, wait: bool = True) -> None:
         self.server = self._spawn("server", [*self.global_args(), "server",
@@ -109,12 +114,14 @@ class Cluster:
 
     # -- the CLI -------------------------------------------------------------
     def cli(self, *args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """Run ``directord <global options> *args`` against this cluster."""
         return subprocess.run([PYTHON, "-m", "directord", *self.global_args(), *args], capture_output=True,
                               text=True, timeout=timeout, env=self.env, cwd=cwd or self.root, stdin=subprocess.DEVNULL)
 
     def job(self, job_id: str = "last") -> dict[str, Any]:
         result = self.cli("job", "show", job_id, "-f", "json")
-        assert result.returncode == 0, result.stderr
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr.strip())
         return json.loads(result.stdout)
 
     def write(self, name: str, text: str) -> Path:
