@@ -72,7 +72,7 @@ class JobTable:
         return record
 
     def get(self, job_id: str) -> JobRecord | None:
-        return self.active.get(job_id) or self.store.get_job(job_id)
+        return self.active.get(job_id) or self.dirty.get(job_id) or self.store.get_job(job_id)
 
     def find(self, job_id: str) -> JobRecord:
         """A record by id, or ``last``; raises NotFound."""
