@@ -97,8 +97,10 @@ class Cache:
             try:
                 for key, value, tag in entries:
                     self.set(key, value, tag=tag)
-            finally:
-                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.set(key, value)

@@ -55,7 +55,11 @@ def load_yaml(path: str) -> Any:
 
 def load_orchestrations(path: str) -> list[dict[str, Any]]:
     """Load and validate one orchestration file: a list of mappings with ``jobs``."""
-    data = load_yaml(path)
+    return validate_orchestrations(load_yaml(path), path)
+
+
+def validate_orchestrations(data: Any, path: str) -> list[dict[str, Any]]:
+    """Check the orchestration structure; ``path`` names it in errors."""
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not data:

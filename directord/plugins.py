@@ -18,6 +18,8 @@ from directord import hookspecs
 from directord.exceptions import PluginNotFound
 
 LOG = logging.getLogger(__name__)
+# A missing name becomes PluginNotFound (naming what is installed), not a warning.
+logging.getLogger("stevedore.named").setLevel(logging.ERROR)
 
 DRIVERS = "directord.drivers"
 DATASTORES = "directord.datastores"
@@ -34,7 +36,7 @@ def _load(namespace: str, name: str, kind: str, hint: str, shown: str | None = N
     try:
         return stevedore_driver.DriverManager(
             namespace=namespace, name=name, invoke_on_load=False,
-            on_load_failure_callback=_load_failed, on_missing_entrypoints_callback=_ignore,
+            on_load_failure_callback=_load_failed,
         ).driver
     except NoMatches:
         raise PluginNotFound(kind, shown or name, installed(namespace), hint) from None
@@ -94,7 +96,3 @@ def fire(hook: str, **kwargs: Any) -> None:
         getattr(manager.hook, hook)(**kwargs)
     except Exception:  # a plugin must never take the server down
         LOG.exception("plugin hook %s failed", hook)
-
-
-def _ignore(*_args: Any) -> None:
-    """Missing names become PluginNotFound, with the installed names, instead of a warning."""

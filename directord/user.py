@@ -78,6 +78,19 @@ def _read(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
+def job_state(summary: dict[str, Any] | None) -> bool | None:
+    """True (all nodes succeeded or nothing to run), False (any failed), None (unknown)."""
+    if not summary or not summary.get("complete"):
+        return None
+    return not summary.get("failed")
+
+
+def status_line(job_id: str, state: bool | None) -> str:
+    if state is None:
+        return f"Job in an unknown state: {job_id}"
+    return f"Job Success: {job_id}" if state else f"Job Failed: {job_id}"
+
+
 class UserClient:
     """Typed wrappers over ``request`` for one socket path."""
 

@@ -58,7 +58,7 @@ def _message(item: Any) -> Message:
     msg_id, control, command, data, info, stderr, stdout = item
     if not isinstance(msg_id, str) or not isinstance(command, str):
         raise WireError("msg_id and command must be text")
-    if control not in _CONTROLS:
+    if not isinstance(control, str) or control not in _CONTROLS:
         raise WireError(f"unknown control code {control!r}")
     for value in (info, stderr, stdout):
         if not isinstance(value, _OPTIONAL_TEXT):

@@ -7,23 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from directord.user import UserClient
+from directord.user import UserClient, job_state, status_line
 
 STEP_TTY = 0.25
 STEP_PIPE = 5.0
-
-
-def job_state(summary: dict[str, Any] | None) -> bool | None:
-    """True (all nodes succeeded or nothing to run), False (any failed), None (unknown)."""
-    if not summary or not summary.get("complete"):
-        return None
-    return not summary.get("failed")
-
-
-def status_line(job_id: str, state: bool | None) -> str:
-    if state is None:
-        return f"Job in an unknown state: {job_id}"
-    return f"Job Success: {job_id}" if state else f"Job Failed: {job_id}"
 
 
 class Progress:

@@ -94,3 +94,32 @@ def test_readiness_probe_and_dead_server(tmp_path):
     assert dead.returncode == 1
     assert "server" in dead.stderr and "Traceback" not in dead.stderr
     assert len(dead.stderr.strip().splitlines()) == 1
+
+
+def test_garbage_frames_are_dropped_and_the_server_keeps_serving(own_cluster):
+    import os
+    import stat
+
+    import zmq
+
+    c = own_cluster
+    mode = stat.S_IMODE(os.stat(c.socket).st_mode)
+    assert mode == 0o660, oct(mode)
+    context = zmq.Context()
+    rogue = context.socket(zmq.DEALER)
+    rogue.setsockopt(zmq.IDENTITY, b"rogue")
+    rogue.setsockopt(zmq.LINGER, 5000)  # close() flushes what was queued
+    rogue.connect(f"tcp://127.0.0.1:{c.job_port}")
+    garbage = [[b"not msgpack"], [b"\x92\x01\x91\x93"], [b"a", b"b", b"c"], [b"\xc1" * 1000],
+               [os.urandom(4096)], [b""]]
+    for _ in range(50):
+        for frames in garbage:
+            rogue.send_multipart(frames)
+    rogue.close()
+    context.term()
+    log = c.root / "server.log"
+    wait_for(lambda: log.read_text().count("dropped") >= 50, 10, what="the server to drop the garbage")
+    result = c.cli("exec", "--verb", "RUN", "--skip-cache echo still-alive", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert set(c.job()["STDOUT"].values()) == {"still-alive"}
+    assert "rogue" not in c.live_nodes()

@@ -1,0 +1,59 @@
+"""DirectordConnect: drive the cluster from Python (upstream-compatible API)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from directord import config, orchestration
+from directord.user import UserClient, job_state, status_line
+
+DEFAULT_SOCKET = config.BY_DEST["socket_path"].default
+
+
+class DirectordConnect:
+    """Talks to the local server over its unix socket; usable as a context manager.
+
+    ``driver`` and ``force_async`` mirror the original signature; only the
+    socket is used, so any driver name works.
+    """
+
+    def __init__(self, debug: bool = False, socket_path: str = DEFAULT_SOCKET, driver: str = "zmq",
+                 force_async: bool = False, timeout: float = 10.0):
+        self.debug = debug
+        self.driver = driver
+        self.force_async = force_async
+        self.user = UserClient(socket_path, timeout)
+
+    def __enter__(self) -> DirectordConnect:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def orchestrate(self, orchestrations: list[dict[str, Any]],
+                    defined_targets: list[str] | None = None) -> list[str]:
+        """Submit orchestrations (the YAML structure as Python data); returns job ids."""
+        jobs = orchestration.orchestration_jobs(
+            orchestration.validate_orchestrations(orchestrations, "orchestrations"),
+            defined_targets=defined_targets, force_async=self.force_async, return_raw=True,
+        )
+        return list(self.user.submit(jobs)["job_ids"])
+
+    def poll(self, job_id: str, timeout: float = 600.0) -> tuple[bool | None, str]:
+        """Wait for a job: (True, "Job Success: ID"), (False, ...) or (None, unknown)."""
+        summary = self.user.wait_all([job_id], time.monotonic() + timeout, 5.0).get(job_id)
+        state = job_state(summary)
+        return state, status_line(job_id, state)
+
+    def list_nodes(self) -> list[str]:
+        return [node["identity"] for node in self.user.call("list_nodes")]
+
+    def list_jobs(self) -> dict[str, dict[str, Any]]:
+        return {job["JOB_ID"]: job for job in self.user.call("list_jobs")}
+
+    def purge_nodes(self) -> bool:
+        return bool(self.user.call("purge_nodes").get("success"))
+
+    def purge_jobs(self) -> bool:
+        return bool(self.user.call("purge_jobs").get("success"))
