@@ -198,3 +198,48 @@ def test_unknown_driver_and_datastore_exit_2(cluster):
         assert result.returncode == 2, result.stderr
         assert expected in result.stderr and "installed:" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_run_once_runs_on_a_single_node(cluster):
+    result = cluster.cli("exec", "--verb", "RUN", "--run-once --skip-cache echo once", "--wait")
+    assert result.returncode == 0
+    record = cluster.job()
+    assert len(record["SUCCESS"]) == 1 and record["STDOUT"] == {record["SUCCESS"][0]: "once"}
+
+
+def test_no_block_returns_before_the_command_ends(cluster):
+    marker = cluster.root / "detached"
+    result = cluster.cli("exec", "--verb", "RUN", f"--no-block --skip-cache sleep 3 && touch {marker}",
+                         "--target", "node1", "--wait")
+    assert result.returncode == 0
+    assert not marker.exists()  # the job succeeded while the command still sleeps
+    wait_for(marker.exists, 8, what="the detached command to finish")
+
+
+def test_workdir_and_cacheevict(cluster):
+    target = cluster.root / "work" / "dir"
+    path = cluster.write("workdir.yaml", f"""
+- jobs:
+    - WORKDIR: --chmod 0750 {target}
+    - ARG: doomed value
+    - CACHEEVICT: args
+    - RUN: --skip-cache echo "{{{{ doomed }}}}"
+""")
+    result = cluster.cli("orchestrate", str(path), "--poll", "--target", "node1")
+    assert result.returncode == 1  # the last RUN fails: its arg was evicted
+    assert oct(target.stat().st_mode & 0o777) == "0o750"
+    assert "doomed" in cluster.job()["STDERR"]["node1"]
+
+
+def test_purged_jobs_then_job_info_last_is_a_clean_error(tmp_path):
+    from directord.localcluster import Cluster
+
+    c = Cluster(tmp_path, clients=0)
+    c.start_server()
+    try:
+        result = c.cli("manage", "--job-info", "last")
+        assert result.returncode == 1 and "No data found" in result.stderr
+        purge = c.cli("manage", "--purge-jobs", "-f", "json")
+        assert purge.returncode == 0 and json.loads(purge.stdout) == [{"KEY": "SUCCESS", "VALUE": True}]
+    finally:
+        c.stop()
