@@ -75,7 +75,13 @@ class Cache:
 
     # -- writing -------------------------------------------------------------
     def set(self, key: str, value: Any, expire: float | None = None, tag: str | None = None) -> bool:
-        """Store ``value``; ``expire`` seconds default to the tag's TTL."""
+        """Store ``value``; ``expire`` seconds default to the tag's TTL.
+
+        The ``args``/``envs``/``query`` keys are tagged as themselves when no
+        tag is given, so components written without tags stay evictable.
+        """
+        if tag is None and key in TAGS:
+            tag = key
         if expire is None and tag is not None:
             expire = self.ttls.get(tag)
         now = time.time()

@@ -150,7 +150,7 @@ def resolve(cli: argparse.Namespace, environ: dict[str, str] | None = None) -> C
     """
     environ = os.environ if environ is None else environ
     given = vars(cli)
-    config_file = given.get("config_file") or _from_env(BY_DEST["config_file"], environ)
+    config_file = given.get("config_file") or _from_env(BY_DEST["config_file"], environ)[1]
     config_file = config_file or DEFAULT_CONFIG_FILE
     file_values = {k.replace("-", "_"): v for k, v in load_file(config_file).items()}
     resolved = Config(**{k: v for k, v in given.items() if k not in BY_DEST})
@@ -161,7 +161,8 @@ def resolve(cli: argparse.Namespace, environ: dict[str, str] | None = None) -> C
         value = given.get(opt.dest)
         source = "command line"
         if value is None:
-            value, source = _from_env(opt, environ), "environment"
+            name, value = _from_env(opt, environ)
+            source = f"environment variable {name}"
         if value is None and opt.dest in file_values:
             value, source = file_values[opt.dest], f"config file {config_file}"
         if value is None:
@@ -175,11 +176,12 @@ def resolve(cli: argparse.Namespace, environ: dict[str, str] | None = None) -> C
     return resolved
 
 
-def _from_env(opt: Option, environ: dict[str, str]) -> str | None:
+def _from_env(opt: Option, environ: dict[str, str]) -> tuple[str, str | None]:
+    """(variable name, value) of the first environment variable set for ``opt``."""
     for name in opt.env_names:
         if name in environ:
-            return environ[name]
-    return None
+            return name, environ[name]
+    return "", None
 
 
 def defaults(**overrides: Any) -> Config:

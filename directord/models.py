@@ -164,9 +164,8 @@ class JobRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The upstream-compatible job view (``manage --job-info`` keys)."""
-        done = [n for n in self.processing if n in self.roundtrip]
-        execution = _mean([self.execution.get(n, 0.0) for n in done])
-        roundtrip = _mean([self.roundtrip[n] for n in done])
+        execution = _mean(list(self.execution.values()))
+        roundtrip = _mean(list(self.roundtrip.values()))
         defn = self.definition
         return {
             "JOB_ID": self.job_id,

@@ -20,6 +20,7 @@ from directord.exceptions import ComponentError, OrchestrationError
 from directord.fingerprint import object_sha3_224
 
 MAX_ALIASES = 1000
+MAX_NODES = 1_000_000
 JOB_KEYS = ("vars", "name", "assign")
 
 
@@ -55,7 +56,24 @@ def load_yaml(path: str) -> Any:
 
 def load_orchestrations(path: str) -> list[dict[str, Any]]:
     """Load and validate one orchestration file: a list of mappings with ``jobs``."""
-    return validate_orchestrations(load_yaml(path), path)
+    data = load_yaml(path)
+    if _expanded_size(data, MAX_NODES) > MAX_NODES:
+        raise OrchestrationError(f"{path} expands to more than {MAX_NODES} values (alias bomb?)")
+    return validate_orchestrations(data, path)
+
+
+def _expanded_size(data: Any, limit: int) -> int:
+    """How many values ``data`` holds once aliases are expanded, counting up to ``limit + 1``."""
+    count, stack = 0, [data]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def validate_orchestrations(data: Any, path: str) -> list[dict[str, Any]]:

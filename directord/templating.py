@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import jinja2
@@ -30,5 +29,11 @@ def render(text: str, values: dict[str, Any] | None, allow_empty_values: bool = 
 
 
 def render_value(value: Any, values: dict[str, Any] | None) -> Any:
-    """Render a JSON-able value (ARG/ENV): encode, render, decode."""
-    return json.loads(render(json.dumps(value), values))
+    """Render every string inside a JSON-able value (ARG/ENV), keeping its structure."""
+    if isinstance(value, str):
+        return render(value, values)
+    if isinstance(value, dict):
+        return {key: render_value(item, values) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [render_value(item, values) for item in value]
+    return value

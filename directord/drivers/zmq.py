@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,6 +12,11 @@ import zmq.asyncio
 from directord.drivers import Driver
 
 LOG = logging.getLogger(__name__)
+
+
+def _cancelling(task: asyncio.Task) -> bool:
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return bool(cancelling()) if cancelling else False
 
 
 class ZmqDriver(Driver):
@@ -62,9 +68,19 @@ class ZmqDriver(Driver):
         LOG.debug("job channel connecting to %s as %s", address, self.identity)
 
     async def recv(self) -> tuple[str, bytes]:
-        assert self._socket is not None, "recv before bind/connect"
         while True:
-            parts = await self._socket.recv_multipart(copy=True)
+            sock = self._socket
+            if sock is None:
+                raise ConnectionError("the job channel is closed")
+            try:
+                parts = await sock.recv_multipart(copy=True)
+            except (zmq.ZMQError, asyncio.CancelledError):
+                # Closing a socket cancels its pending recv: carry on if a
+                # reconnect swapped the socket and nobody cancelled this task.
+                task = asyncio.current_task()
+                if self._socket is sock or self._socket is None or (task and _cancelling(task)):
+                    raise
+                continue
             if self._server and len(parts) == 2:
                 return parts[0].decode("utf-8", "replace"), parts[1]
             if not self._server and len(parts) == 1:

@@ -123,3 +123,17 @@ def test_garbage_frames_are_dropped_and_the_server_keeps_serving(own_cluster):
     assert result.returncode == 0, result.stderr
     assert set(c.job()["STDOUT"].values()) == {"still-alive"}
     assert "rogue" not in c.live_nodes()
+
+
+def test_client_reconnects_after_a_frozen_server_thaws(own_cluster):
+    c = own_cluster
+    c.signal(c.server, signal.SIGSTOP)
+    log = c.root / "node1.log"
+    try:
+        wait_for(lambda: "reconnecting" in log.read_text(), 3 * c.heartbeat + 5, what="node1 to give up on the server")
+    finally:
+        c.signal(c.server, signal.SIGCONT)
+    c.wait_nodes({"node1", "node2", "node3"}, timeout=10)
+    result = c.cli("exec", "--verb", "RUN", "--skip-cache echo thawed", "--wait")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(c.job()["STDOUT"].values()) == {"thawed"}
