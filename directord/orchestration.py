@@ -135,8 +135,13 @@ def build_job(verb: str, execute: Any, arg_vars: dict[str, Any] | None = None, *
     data["timeout"] = int(getattr(known, "timeout", 600))
     data["run_once"] = bool(getattr(known, "run_once", False))
     data["job_sha3_224"] = object_sha3_224(data)
+    finalize = getattr(component, "finalize_job", None)
+    if finalize is not None:  # fields outside the fingerprint (e.g. file content hashes)
+        finalize(data)
     data["return_raw"] = return_raw
     data["skip_cache"] = bool(ignore_cache or getattr(known, "skip_cache", False))
+    if getattr(known, "force_lock", False):
+        data["force_lock"] = True
     for key, value in (extra or {}).items():
         if value:
             data[key] = value

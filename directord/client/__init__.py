@@ -63,7 +63,7 @@ class Client:
         cache_dir = os.path.join(config.cache_path, "client")
         self.cache = Cache(os.path.join(cache_dir, "cache.sqlite"))
         self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame))
-        self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads))
+        self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads), driver)
         self.seen: collections.OrderedDict[str, Message | None] = collections.OrderedDict()
         self.server_id: str | None = None
         self.server_seen = time.monotonic()

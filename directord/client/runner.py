@@ -48,6 +48,13 @@ def _text(value: Any) -> str | None:
     return value
 
 
+def idempotency_key(job: dict[str, Any]) -> str:
+    """The cache key of a job's outcome: its fingerprint, plus file content if any."""
+    sha = str(job.get("job_sha3_224") or "")
+    content = job.get("content_sha3_224")
+    return f"{sha}:{content}" if content else sha
+
+
 def _stamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -56,8 +63,9 @@ class Runner:
     """Routes jobs into queues and reports each outcome through ``report``."""
 
     def __init__(self, identity: str, cache: Cache, report: Callable[[Message], None],
-                 workers: int = 64):
+                 workers: int = 64, driver: Any = None):
         self.identity = identity
+        self.driver = driver
         self.cache = cache
         self.report = report
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="job")
@@ -106,7 +114,7 @@ class Runner:
             self._finish(job, None, str(exc), False, None, 0.0)
             return
         if (component.cacheable and not job.get("skip_cache") and not job.get("ignore_cache")
-                and self.cache.get(job.get("job_sha3_224") or "") == Control.JOB_END.value):
+                and self.cache.get(idempotency_key(job)) == Control.JOB_END.value):
             self._finish(job, None, None, "skipped", None, 0.0)
             return
         plugins.fire("directord_job_started", job=job, identity=self.identity)
@@ -128,6 +136,7 @@ class Runner:
         """Worker thread: the component's ``client()`` under its lock, timed."""
         component.command = job.get("verb")
         component.info = job.get("info")
+        component.driver = self.driver
         lock = self._lock_for(component, job)
         start = time.perf_counter()
         with context:
@@ -157,7 +166,7 @@ class Runner:
         if control != Control.JOB_PROCESSING:
             entries = [(job.get("parent_id") or job["job_id"], control.value, "parents")]
             if job.get("job_sha3_224"):
-                entries.append((job["job_sha3_224"], control.value, "jobs"))
+                entries.append((idempotency_key(job), control.value, "jobs"))
             self.cache.set_many(entries)
         data = {"execution_time": execution_time, "return_timestamp": _stamp()}
         if job.get("component_exec_timestamp"):

@@ -5,9 +5,11 @@ de-duplication) and heartbeats live above the driver, so every driver gets
 them for free. A driver only has to:
 
 * on the server: ``bind()``, ``recv()`` -> ``(identity, frame)``,
-  ``send(identity, frame)``;
+  ``send(identity, frame)``, and the backend channel (file chunks,
+  coordination) ``backend_recv()`` / ``backend_send(identity, frame)``;
 * on a client: ``connect()``, ``recv()`` -> ``("", frame)``,
-  ``send(None, frame)``, ``reconnect()``;
+  ``send(None, frame)``, ``reconnect()``, and ``open_backend()``: a blocking
+  request/reply connection for a component's worker thread;
 * never block the event loop: ``send`` returns False when a frame cannot be
   queued right now (unknown peer, full buffer); the caller keeps it for a re-send.
 """
@@ -16,6 +18,23 @@ from __future__ import annotations
 
 import abc
 from typing import Any
+
+
+class BackendConnection(abc.ABC):
+    """A blocking request/reply stream to the server's backend (one per transfer)."""
+
+    @abc.abstractmethod
+    def request(self, frame: bytes, timeout: float) -> bytes:
+        """Send one frame and wait for the reply; TimeoutError after ``timeout`` s."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> BackendConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class Driver(abc.ABC):
@@ -47,6 +66,18 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def send(self, identity: str | None, frame: bytes) -> bool:
         """Queue one frame without blocking; False when it could not be queued."""
+
+    @abc.abstractmethod
+    async def backend_recv(self) -> tuple[str, bytes]:
+        """Server: next backend request and its sender."""
+
+    @abc.abstractmethod
+    def backend_send(self, identity: str, frame: bytes) -> bool:
+        """Server: reply on the backend without blocking."""
+
+    @abc.abstractmethod
+    def open_backend(self) -> BackendConnection:
+        """Client: a new blocking backend connection (usable from any thread)."""
 
     @abc.abstractmethod
     def close(self) -> None:

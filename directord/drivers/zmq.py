@@ -1,15 +1,22 @@
-"""ZeroMQ driver: server ROUTER bound on the job port, clients DEALER with their identity."""
+"""ZeroMQ driver: server ROUTERs bound on the job and backend ports, clients DEALERs.
+
+* job channel: one DEALER per client, identity = the node name;
+* backend channel (file chunks, coordination): a short-lived DEALER per
+  request stream, opened from a component's worker thread (blocking API).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 import zmq
 import zmq.asyncio
 
-from directord.drivers import Driver
+from directord.drivers import BackendConnection, Driver
+from directord.exceptions import DirectordError
 
 LOG = logging.getLogger(__name__)
 
@@ -17,6 +24,36 @@ LOG = logging.getLogger(__name__)
 def _cancelling(task: asyncio.Task) -> bool:
     cancelling = getattr(task, "cancelling", None)  # Python 3.11+
     return bool(cancelling()) if cancelling else False
+
+
+def _tune(sock: zmq.Socket, config: Any, hwm_factor: int = 4) -> None:
+    hwm = int(getattr(config, "zmq_highwater_mark", 1024)) * hwm_factor
+    sock.setsockopt(zmq.SNDHWM, hwm)
+    sock.setsockopt(zmq.RCVHWM, hwm)
+    sock.setsockopt(zmq.LINGER, 0)
+    # Transport-level keepalive so a dead TCP peer is noticed even when idle.
+    interval_ms = max(int(float(config.heartbeat_interval) * 1000), 100)
+    sock.setsockopt(zmq.HEARTBEAT_IVL, interval_ms)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, interval_ms * 3)
+
+
+class ZmqBackend(BackendConnection):
+    """A blocking request/reply stream to the server's backend ROUTER."""
+
+    def __init__(self, context: zmq.Context, config: Any):
+        self._sock = context.socket(zmq.DEALER)
+        _tune(self._sock, config, hwm_factor=1)
+        self._sock.setsockopt(zmq.IDENTITY, f"backend-{uuid.uuid4()}".encode())
+        self._sock.connect(f"tcp://{config.zmq_server_address}:{config.backend_port}")
+
+    def request(self, frame: bytes, timeout: float) -> bytes:
+        self._sock.send(frame)
+        if not self._sock.poll(int(timeout * 1000), zmq.POLLIN):
+            raise TimeoutError(f"the server's backend did not answer within {timeout:g}s")
+        return self._sock.recv()
+
+    def close(self) -> None:
+        self._sock.close(0)
 
 
 class ZmqDriver(Driver):
@@ -27,38 +64,45 @@ class ZmqDriver(Driver):
     def __init__(self, config: Any, identity: str | None = None):
         super().__init__(config, identity)
         self._context = zmq.asyncio.Context.instance()
+        self._sync_context: zmq.Context | None = None
         self._socket: zmq.asyncio.Socket | None = None
+        self._backend: zmq.asyncio.Socket | None = None
         self._server = False
 
-    def _new_socket(self, kind: int) -> zmq.asyncio.Socket:
-        sock = self._context.socket(kind)
-        hwm = int(getattr(self.config, "zmq_highwater_mark", 1024)) * 4
-        sock.setsockopt(zmq.SNDHWM, hwm)
-        sock.setsockopt(zmq.RCVHWM, hwm)
-        sock.setsockopt(zmq.LINGER, 0)
-        # Transport-level keepalive so a dead TCP peer is noticed even when idle.
-        interval_ms = max(int(float(self.config.heartbeat_interval) * 1000), 100)
-        sock.setsockopt(zmq.HEARTBEAT_IVL, interval_ms)
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, interval_ms * 3)
-        return sock
-
-    async def bind(self) -> None:
-        sock = self._new_socket(zmq.ROUTER)
+    # -- server --------------------------------------------------------------
+    def _bind(self, port: int, what: str) -> zmq.asyncio.Socket:
+        sock = self._context.socket(zmq.ROUTER)
+        _tune(sock, self.config)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        address = f"tcp://{self.config.zmq_bind_address}:{self.config.job_port}"
+        address = f"tcp://{self.config.zmq_bind_address}:{port}"
         try:
             sock.bind(address)
         except zmq.ZMQError as exc:
             sock.close(0)
-            from directord.exceptions import DirectordError
+            raise DirectordError(f"cannot bind the {what} port {address}: {exc}") from None
+        LOG.debug("%s channel bound on %s", what, address)
+        return sock
 
-            raise DirectordError(f"cannot bind the job port {address}: {exc}") from None
-        self._socket, self._server = sock, True
-        LOG.debug("job channel bound on %s", address)
+    async def bind(self) -> None:
+        self._socket, self._server = self._bind(self.config.job_port, "job"), True
+        self._backend = self._bind(self.config.backend_port, "backend")
 
+    async def backend_recv(self) -> tuple[str, bytes]:
+        assert self._backend is not None, "backend_recv before bind"
+        while True:
+            parts = await self._backend.recv_multipart(copy=True)
+            if len(parts) == 2:
+                return parts[0].decode("utf-8", "replace"), parts[1]
+            LOG.debug("dropped a backend message of %d frames", len(parts))
+
+    def backend_send(self, identity: str, frame: bytes) -> bool:
+        return self._send(self._backend, [identity.encode(), frame], identity)
+
+    # -- client --------------------------------------------------------------
     async def connect(self) -> None:
-        sock = self._new_socket(zmq.DEALER)
+        sock = self._context.socket(zmq.DEALER)
+        _tune(sock, self.config)
         sock.setsockopt(zmq.IDENTITY, self.identity.encode())
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
@@ -67,6 +111,12 @@ class ZmqDriver(Driver):
         self._socket, self._server = sock, False
         LOG.debug("job channel connecting to %s as %s", address, self.identity)
 
+    def open_backend(self) -> BackendConnection:
+        if self._sync_context is None:
+            self._sync_context = zmq.Context()
+        return ZmqBackend(self._sync_context, self.config)
+
+    # -- both ----------------------------------------------------------------
     async def recv(self) -> tuple[str, bytes]:
         while True:
             sock = self._socket
@@ -85,19 +135,24 @@ class ZmqDriver(Driver):
                 return parts[0].decode("utf-8", "replace"), parts[1]
             if not self._server and len(parts) == 1:
                 return "", parts[0]
-            LOG.warning("dropped a message of %d frames (wrong frame count)", len(parts))
+            LOG.debug("dropped a message of %d frames (wrong frame count)", len(parts))
 
     def send(self, identity: str | None, frame: bytes) -> bool:
-        if self._socket is None:
+        parts = [identity.encode(), frame] if self._server and identity else [frame]
+        return self._send(self._socket, parts, identity)
+
+    @staticmethod
+    def _send(sock: zmq.asyncio.Socket | None, parts: list[bytes], identity: str | None) -> bool:
+        if sock is None:
             return False
-        parts = [identity.encode(), frame] if self._server else [frame]
-        error = self._socket.send_multipart(parts, flags=zmq.DONTWAIT).exception()
+        error = sock.send_multipart(parts, flags=zmq.DONTWAIT).exception()
         if error is not None:
             LOG.debug("send to %s failed: %s", identity or "server", error)
             return False
         return True
 
     def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close(0)
-            self._socket = None
+        for sock in (self._socket, self._backend):
+            if sock is not None:
+                sock.close(0)
+        self._socket = self._backend = None

@@ -16,6 +16,7 @@ from directord.drivers import Driver
 from directord.exceptions import RequestError, WireError
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.api import ApiServer
+from directord.server.backend import BackendService
 from directord.server.jobs import JobTable, skipped_record, validate
 from directord.server.registry import NodeRegistry
 
@@ -35,6 +36,7 @@ class Server:
         self.registry = NodeRegistry(self.interval)
         self.delivery = Delivery(driver.send)
         self.jobs = JobTable(store)
+        self.backend = BackendService(driver, self.jobs)
         self.job_ttl = float(getattr(config, "job_ttl", 7 * 86400))
         self.dropped = wire.DropCounter(LOG)
         self._acks: dict[str, list[str]] = {}
@@ -58,7 +60,8 @@ class Server:
             loop.add_signal_handler(sig, self.stop)
         await self.driver.bind()
         await self.api.start()
-        tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping())]
+        tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping()),
+                 asyncio.create_task(self.backend.run())]
         LOG.info("server %s ready (driver %s, datastore %s)", self.server_id, self.driver.name, self.store.url)
         await self._stop.wait()
         for task in tasks:

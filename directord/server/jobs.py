@@ -60,6 +60,7 @@ class JobTable:
         self.active: dict[str, JobRecord] = {}
         self.by_node: dict[str, set[str]] = {}
         self.dirty: dict[str, JobRecord] = {}
+        self.sha_states: dict[str, dict[str, str]] = {}  # job fingerprint -> node -> final state
         self._waiters: dict[str, list[_Waiter]] = {}
 
     # -- creation ------------------------------------------------------------
@@ -94,6 +95,9 @@ class JobTable:
         self._touch(record)
         if message.control in FINAL_STATES:
             self._node_done(node, record.job_id)
+            sha = record.definition.get("job_sha3_224")
+            if sha:
+                self.sha_states.setdefault(sha, {})[node] = message.control
         if record.complete:
             return self._complete(record)
         return None
@@ -181,6 +185,7 @@ class JobTable:
             self._complete(record)
         self.by_node.clear()
         self.dirty.clear()
+        self.sha_states.clear()
         return self.store.clear_jobs()
 
     def prune(self, ttl: float) -> int:

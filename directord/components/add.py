@@ -1,0 +1,105 @@
+"""ADD / COPY: copy files from the server to the nodes (glob sources, atomic writes).
+
+``ADD [--chown USER[:GROUP]] [--chmod OCTAL] [--blueprint] SRC DEST``: SRC is a
+glob on the submitting host; DEST ending in ``/`` is a directory. Files stream
+in chunks over the backend channel and land atomically; ownership and mode are
+applied every time, even when the content already matched.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import stat
+from typing import Any
+
+from directord import components, templating, transfer
+from directord.components import lib
+from directord.components.workdir import add_ownership_options, ownership_fields
+from directord.exceptions import ComponentError
+from directord.fingerprint import file_sha3_224, object_sha3_224
+
+
+def destination(file_to: str, source: str) -> str:
+    return os.path.join(file_to, os.path.basename(source)) if file_to.endswith("/") else file_to
+
+
+class Component(components.ComponentBase):
+    requires_lock = True
+    lock_name = "copy"
+
+    def __init__(self) -> None:
+        super().__init__(desc="Copy files from the server's host to the targets.")
+
+    def args(self) -> None:
+        super().args()
+        add_ownership_options(self)
+        self.parser.add_argument("--blueprint", action="store_true",
+                                 help="Render the file with the node's args (jinja2).")
+
+    def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
+        super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
+        ownership_fields(self, data)
+        try:
+            words = shlex.split(self.exec_text)
+        except ValueError as exc:
+            raise ComponentError(f"{self.verb}: {exc}") from None
+        if len(words) != 2:
+            raise ComponentError(f"{self.verb}: expected SRC DEST, got {self.exec_text!r}")
+        pattern, data["to"] = words
+        sources = sorted(os.path.abspath(p) for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
+        if not sources:
+            raise ComponentError(f"The value of [ {pattern} ] was not found.")
+        if len(sources) > 1 and not data["to"].endswith("/"):
+            raise ComponentError(f"{self.verb}: {len(sources)} files match; DEST must be a directory ending in /")
+        data["from"] = sources
+        data["blueprint"] = bool(self.known_args.blueprint)
+        return data
+
+    def finalize_job(self, data: dict[str, Any]) -> None:
+        """After fingerprinting: content hashes, so an edited source is sent again."""
+        hashes = {source: file_sha3_224(source) for source in data["from"]}
+        data["file_sha3_224"] = hashes
+        data["content_sha3_224"] = object_sha3_224(hashes)
+
+    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        args = cache.get("args")
+        try:
+            file_to = templating.render(job["to"], args)
+        except templating.TemplateError as exc:
+            return None, str(exc), False, None
+        lines = []
+        for source in job.get("from") or []:
+            dest = destination(file_to, source)
+            try:
+                lines.append(self._place(cache, job, source, dest))
+            except (OSError, transfer.TransferError, templating.TemplateError) as exc:
+                return "\n".join(lines), str(exc), False, None
+            error = lib.apply_ownership(dest, job.get("user"), job.get("group"), job.get("mode"))
+            if error:
+                return "\n".join(lines), error, False, None
+        return "\n".join(lines), None, True, None
+
+    def _place(self, cache: Any, job: dict[str, Any], source: str, dest: str) -> str:
+        expected = (job.get("file_sha3_224") or {}).get(source)
+        blueprint = bool(job.get("blueprint"))
+        if not blueprint and expected and os.path.isfile(dest) and file_sha3_224(dest) == expected:
+            return f"File exists {dest} and SHA3_224 {expected} matches, nothing to transfer"
+        temp, sha = transfer.atomic_download(self.driver, job["job_id"], self.driver.identity, source, dest)
+        try:
+            if expected and sha != expected:
+                raise OSError(f"Data integrity failure: {source} arrived with SHA3_224 {sha}, expected {expected}")
+            if blueprint:
+                with open(temp, encoding="utf-8") as handle:
+                    rendered = templating.render(handle.read(), cache.get("args"), allow_empty_values=False)
+                with open(temp, "w", encoding="utf-8") as handle:
+                    handle.write(rendered)
+            mode = stat.S_IMODE(os.stat(dest).st_mode) if os.path.exists(dest) else 0o644
+            os.chmod(temp, mode)
+            os.replace(temp, dest)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+        return file_sha3_224(dest)

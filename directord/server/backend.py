@@ -1,0 +1,96 @@
+"""The backend channel: file chunks for ADD/COPY and shipped components, job lookups.
+
+A node may read a file only while a job that names it (``from`` or
+``component.path``) is running on that node; everything else is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from directord import wire
+from directord.drivers import Driver
+from directord.exceptions import WireError
+from directord.models import FINAL_STATES, Control, Message
+from directord.server.jobs import JobTable
+
+LOG = logging.getLogger(__name__)
+MAX_CHUNK = 4 * 1024 * 1024
+
+
+def transfer_sources(job: dict[str, Any]) -> set[str]:
+    """Files a job allows its nodes to fetch."""
+    sources = {str(path) for path in job.get("from") or [] if isinstance(path, str)}
+    component = job.get("component")
+    if isinstance(component, dict) and isinstance(component.get("path"), str):
+        sources.add(component["path"])
+    return sources
+
+
+def _read(path: str, offset: int, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(size)
+
+
+class BackendService:
+    """Serves backend requests on the server's event loop."""
+
+    def __init__(self, driver: Driver, jobs: JobTable):
+        self.driver = driver
+        self.jobs = jobs
+        self.dropped = wire.DropCounter(LOG)
+
+    async def run(self) -> None:
+        while True:
+            identity, frame = await self.driver.backend_recv()
+            try:
+                messages = wire.decode(frame)
+            except WireError as exc:
+                self.dropped.drop(identity, exc)
+                continue
+            for message in messages:
+                try:
+                    reply = await self.answer(message)
+                except Exception as exc:  # never let one request stop the channel
+                    LOG.exception("backend request %s failed", message.msg_id)
+                    reply = Message(message.msg_id, Control.JOB_FAILED.value, info=f"backend error: {exc}")
+                self.driver.backend_send(identity, wire.encode([reply]))
+
+    async def answer(self, message: Message) -> Message:
+        data = message.data if isinstance(message.data, dict) else {}
+        if message.control == Control.TRANSFER_START.value:
+            return await self._chunk(message, data)
+        if message.control == Control.COORDINATION_NOTICE.value:
+            return self._job_states(message, data)
+        return Message(message.msg_id, Control.JOB_FAILED.value, info="unknown backend request")
+
+    async def _chunk(self, message: Message, data: dict[str, Any]) -> Message:
+        failed = Control.JOB_FAILED.value
+        record = self.jobs.active.get(message.msg_id)
+        path = message.info or ""
+        node = str(data.get("node", ""))
+        if record is None or node not in record.processing or path not in transfer_sources(record.definition):
+            return Message(message.msg_id, failed, info=f"transfer of [ {path} ] is not allowed for this job")
+        try:
+            offset = int(message.command)
+            size = min(int(data.get("size", MAX_CHUNK)), MAX_CHUNK)
+            chunk = await asyncio.get_running_loop().run_in_executor(None, _read, path, offset, size)
+        except FileNotFoundError:
+            return Message(message.msg_id, failed, info=f"File [ {path} ] was not found")
+        except (OSError, ValueError) as exc:
+            return Message(message.msg_id, failed, info=f"cannot read [ {path} ]: {exc}")
+        last = len(chunk) < size or offset + len(chunk) >= os.path.getsize(path)
+        control = Control.TRANSFER_END if last else Control.JOB_PROCESSING
+        return Message(message.msg_id, control.value, message.command, data=chunk)
+
+    def _job_states(self, message: Message, data: dict[str, Any]) -> Message:
+        """JOB_WAIT: which of ``identities`` finished a job with fingerprint ``sha``."""
+        sha = str(data.get("sha", ""))
+        states = self.jobs.sha_states.get(sha, {})
+        wanted = [str(i) for i in data.get("identities") or []]
+        found = {node: states[node] for node in wanted if states.get(node) in FINAL_STATES}
+        return Message(message.msg_id, Control.COORDINATION_ACK.value, data=found)
