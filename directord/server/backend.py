@@ -30,10 +30,12 @@ def transfer_sources(job: dict[str, Any]) -> set[str]:
     return sources
 
 
-def _read(path: str, offset: int, size: int) -> bytes:
+def _read(path: str, offset: int, size: int) -> tuple[bytes, bool]:
+    """A chunk of ``path`` and whether it is the last one."""
     with open(path, "rb") as handle:
         handle.seek(offset)
-        return handle.read(size)
+        chunk = handle.read(size)
+        return chunk, len(chunk) < size or offset + len(chunk) >= os.fstat(handle.fileno()).st_size
 
 
 class BackendService:
@@ -78,12 +80,11 @@ class BackendService:
         try:
             offset = int(message.command)
             size = min(int(data.get("size", MAX_CHUNK)), MAX_CHUNK)
-            chunk = await asyncio.get_running_loop().run_in_executor(None, _read, path, offset, size)
+            chunk, last = await asyncio.get_running_loop().run_in_executor(None, _read, path, offset, size)
         except FileNotFoundError:
             return Message(message.msg_id, failed, info=f"File [ {path} ] was not found")
         except (OSError, ValueError) as exc:
             return Message(message.msg_id, failed, info=f"cannot read [ {path} ]: {exc}")
-        last = len(chunk) < size or offset + len(chunk) >= os.path.getsize(path)
         control = Control.TRANSFER_END if last else Control.JOB_PROCESSING
         return Message(message.msg_id, control.value, message.command, data=chunk)
 
