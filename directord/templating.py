@@ -26,6 +26,8 @@ def render(text: str, values: dict[str, Any] | None, allow_empty_values: bool = 
         return ENVIRONMENT.from_string(text).render(**(values or {}))
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template error: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a template may fail in any way at render time
+        raise TemplateError(f"template error: {type(exc).__name__}: {exc}") from None
 
 
 def render_value(value: Any, values: dict[str, Any] | None) -> Any:

@@ -77,6 +77,8 @@ class Runner:
 
     # -- routing -------------------------------------------------------------
     def submit(self, job: dict[str, Any]) -> None:
+        if self._is_sentinel(job):
+            job["purged"] = self.purge(job["job_id"])
         name = queue_name(job)
         queue = self.queues.get(name)
         if queue is None:
@@ -95,6 +97,23 @@ class Runner:
                 self.queues.pop(name, None)
             else:  # cancelled with work left: keep the queue for shutdown accounting
                 LOG.debug("queue %s stopped with %d job(s) left", name, queue.qsize())
+
+    @staticmethod
+    def _is_sentinel(job: dict[str, Any]) -> bool:
+        try:
+            return bool(getattr(plugins.load_component(job["verb"]), "queue_sentinel", False))
+        except DirectordError:
+            return False  # reported when the job runs
+
+    def purge(self, sentinel_id: str) -> int:
+        """Fail every queued (not running) job; their parents are marked failed."""
+        count = 0
+        for queue in list(self.queues.values()):
+            while not queue.empty():
+                job = queue.get_nowait()
+                count += 1
+                self._finish(job, None, None, False, f"Omitted due to sentinel from {sentinel_id}", 0.0)
+        return count
 
     def pending(self) -> int:
         return sum(q.qsize() for q in self.queues.values())
@@ -117,6 +136,10 @@ class Runner:
                 and self.cache.get(idempotency_key(job)) == Control.JOB_END.value):
             self._finish(job, None, None, "skipped", None, 0.0)
             return
+        component.command = job.get("verb")
+        component.info = job.get("info")
+        component.driver = self.driver
+        component.publisher = self._publisher(job)
         plugins.fire("directord_job_started", job=job, identity=self.identity)
         context = lib.JobContext(job)
         self.running[job_id] = context
@@ -134,9 +157,6 @@ class Runner:
 
     def _execute(self, component: Any, job: dict[str, Any], context: lib.JobContext) -> tuple:
         """Worker thread: the component's ``client()`` under its lock, timed."""
-        component.command = job.get("verb")
-        component.info = job.get("info")
-        component.driver = self.driver
         lock = self._lock_for(component, job)
         start = time.perf_counter()
         with context:
@@ -152,6 +172,17 @@ class Runner:
                 info = traceback.format_exc(limit=5)
         job["component_exec_timestamp"] = _stamp()
         return stdout, stderr, outcome, info, time.perf_counter() - start
+
+    def _publisher(self, job: dict[str, Any]) -> Callable[[str | None, str | None], None]:
+        """Thread-safe interim status for a running job (e.g. QUERY answers)."""
+        loop = asyncio.get_running_loop()
+
+        def publish(stdout: str | None, info: str | None) -> None:
+            message = Message(job["job_id"], Control.JOB_PROCESSING.value, str(job.get("verb", "")),
+                              info=info, stdout=_text(stdout))
+            loop.call_soon_threadsafe(self.report, message)
+
+        return publish
 
     def _lock_for(self, component: Any, job: dict[str, Any]) -> threading.Lock | None:
         if not (getattr(component, "requires_lock", False) or job.get("force_lock")):

@@ -46,6 +46,7 @@ class ComponentBase:
     cacheable = True
     requires_lock = False
     lock_name: str | None = None
+    queue_sentinel = False  # True: purge the node's queued jobs before running
 
     def __init__(self, desc: str | None = None):
         self.desc = desc
@@ -54,7 +55,7 @@ class ComponentBase:
         self.driver: Any = None
         self.verb: str | None = None
         self.block_on_tasks: list[dict[str, Any]] | None = None
-        self.queue_sentinel = False
+        self.publisher: Any = None  # set by the client: sends an interim status
         self.known_args: argparse.Namespace | None = None
         self.unknown_args: list[str] = []
         self.exec_text = ""
@@ -111,6 +112,11 @@ class ComponentBase:
     # -- node side -----------------------------------------------------------
     def client(self, cache: Any, job: dict[str, Any]) -> lib.ClientResult:
         raise NotImplementedError(f"{type(self).__name__} has no client()")
+
+    def publish(self, stdout: str | None = None, info: str | None = None) -> None:
+        """Report an interim status (still processing) with ``stdout``/``info``."""
+        if self.publisher is not None:
+            self.publisher(stdout, info)
 
     def run_command(self, command: str, shell: bool = True, env: dict[str, str] | None = None,
                     execute: str = "/bin/sh", return_codes: Any = None,

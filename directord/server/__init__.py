@@ -13,7 +13,7 @@ from directord import plugins, wire
 from directord.datastores import Datastore
 from directord.delivery import Delivery
 from directord.drivers import Driver
-from directord.exceptions import RequestError, WireError
+from directord.exceptions import DirectordError, RequestError, WireError
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.api import ApiServer
 from directord.server.backend import BackendService
@@ -122,6 +122,26 @@ class Server:
         if message.control in FINAL_STATES:
             self._acks.setdefault(identity, []).append(message.msg_id)
         self.jobs.apply(identity, message)
+        coordinate = self._hook(message.command, "coordinate")
+        if coordinate is not None:
+            self._coordinate(message.msg_id, coordinate)
+
+    def _hook(self, verb: str, name: str) -> Any:
+        """A component's server-side hook (``plan``/``coordinate``), if it has one."""
+        try:
+            return getattr(plugins.load_component(verb), name, None)
+        except DirectordError:
+            return None
+
+    def _coordinate(self, job_id: str, coordinate: Any) -> None:
+        """Let a component (QUERY) answer its nodes once they all reported."""
+        record = self.jobs.get(job_id)
+        if record is None or record.definition.get("coordinated"):
+            return
+        follow_up = coordinate(record)
+        if follow_up:
+            record.definition["coordinated"] = True
+            self.submit(follow_up)
 
     def _send_acks(self) -> None:
         acks, self._acks = self._acks, {}
@@ -183,6 +203,10 @@ class Server:
         jobs = request.get("jobs")
         if not isinstance(jobs, list) or not jobs:
             raise RequestError("submit needs a non-empty list of jobs")
+        return self.submit(jobs)
+
+    def submit(self, jobs: list[Any]) -> dict[str, Any]:
+        """Validate and plan every job, then send them; returns ids and warnings."""
         jobs = [validate(job) for job in jobs]
         live = [n.identity for n in self.registry.live()]
         plans = [self._plan(job, live) for job in jobs]  # every check before any send
@@ -197,6 +221,9 @@ class Server:
         targets = [t for t in requested if t in live] if requested else list(live)
         if not targets and not unknown:
             raise RequestError("no live nodes to run on; start a client or check `directord node list`")
+        plan = self._hook(job["verb"], "plan")
+        if plan is not None:
+            targets = plan(job, targets, live)
         if job.get("run_once") and targets:
             targets = targets[:1]
         return targets, unknown

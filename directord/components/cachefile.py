@@ -1,0 +1,41 @@
+"""CACHEFILE: load a YAML or JSON file on the node into its args."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from directord import components
+from directord.exceptions import ComponentError
+
+
+class Component(components.ComponentBase):
+    cacheable = False
+    requires_lock = True
+
+    def __init__(self) -> None:
+        super().__init__(desc="Merge a YAML/JSON file on the node into its args.")
+
+    def args(self) -> None:
+        super().args()
+        self.parser.add_argument("cachefile", help="Path of the file on the node.")
+
+    def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
+        super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
+        if not self.exec_text:
+            raise ComponentError("CACHEFILE: no path given")
+        data["cachefile"] = self.exec_text
+        return data
+
+    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        path = job.get("cachefile", "")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                values = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as exc:
+            return None, f"Cannot load {path}: {exc}", False, None
+        if not isinstance(values, dict):
+            return None, f"{path} must hold a mapping, not {type(values).__name__}", False, None
+        self.set_cache(cache=cache, key="args", value=values, value_update=True, extend=True, tag="args")
+        return "Cache file loaded", None, True, None

@@ -1,0 +1,93 @@
+"""QUERY: gather one cached arg from every node into ``args.query[node][KEY]`` everywhere.
+
+Every live node answers with its value; the server gathers the answers and
+sends one ARG job to every node (``coordinate``). Nodes among the requested
+targets wait until every answer has arrived in their own args, so the next job
+of the orchestration can use ``{{ query }}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from directord import components
+from directord.components import lib
+from directord.exceptions import ComponentError
+from directord.fingerprint import object_sha3_224
+
+POLL = 0.02
+
+
+def gathered(cache: Any, nodes: list[str], key: str) -> bool:
+    """True once ``args.query[node]`` holds ``key`` for every node."""
+    query = (cache.get("args") or {}).get("query") or {}
+    return all(isinstance(query.get(n), dict) and key in query[n] for n in nodes)
+
+
+class Component(components.ComponentBase):
+    cacheable = False
+    requires_lock = False
+
+    def __init__(self) -> None:
+        super().__init__(desc="Gather a cached arg from every node into args.query on every node.")
+
+    def args(self) -> None:
+        super().args()
+        self.parser.add_argument("--no-wait", action="store_true", help="Do not wait for the other nodes.")
+        self.parser.add_argument("query", help="The arg to gather.")
+
+    def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
+        super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
+        if not self.exec_text or len(self.exec_text.split()) != 1:
+            raise ComponentError("QUERY: give exactly one arg name")
+        data["query"] = self.exec_text
+        data["no_wait"] = bool(self.known_args.no_wait)
+        return data
+
+    # -- server side (the directord server process) ---------------------------
+    @staticmethod
+    def plan(job: dict[str, Any], targets: list[str], live: list[str]) -> list[str]:
+        """Ask every live node; only the requested targets wait for the answers."""
+        job["requested_targets"] = targets
+        job["query_nodes"] = live
+        return live
+
+    @staticmethod
+    def coordinate(record: Any) -> list[dict[str, Any]] | None:
+        """Once every node answered (or failed), the ARG job that spreads the answers."""
+        answers: dict[str, Any] = {}
+        for node in record.processing:
+            if record.processing[node] == "\x15":
+                continue
+            text = record.stdout.get(node)
+            if text is None:
+                return None
+            try:
+                answers[node] = json.loads(text)
+            except ValueError:
+                answers[node] = {record.definition.get("query"): None}
+        job = {"verb": "ARG", "args": {"query": answers}, "extend_args": True, "timeout": 600,
+               "run_once": False}
+        job["job_sha3_224"] = object_sha3_224({**job, "nonce": str(uuid.uuid4())})
+        job.update(skip_cache=True, parent_async_bypass=True, job_name=f"QUERY {record.definition.get('query')}",
+                   parent_id=record.parent_id)
+        return [job]
+
+    # -- node side -----------------------------------------------------------
+    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        key = job["query"]
+        stdout = json.dumps({key: (cache.get("args") or {}).get(key)})
+        self.publish(stdout=stdout, info=key)
+        identity = getattr(self.driver, "identity", None)
+        if job.get("no_wait") or identity not in job.get("requested_targets", [identity]):
+            return stdout, None, True, key
+        nodes = job.get("query_nodes") or []
+        while not gathered(cache, nodes, key):
+            context = lib.current_context()
+            if context is not None and context.killed:
+                return stdout, "interrupted while waiting for the query answers", False, key
+            time.sleep(POLL)
+        return stdout, None, True, key
