@@ -87,6 +87,8 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds between heartbeats; a node expires after 3 missed."),
     Option("request_timeout", positive_float, 10.0,
            "Seconds the CLI waits for the server to answer one request."),
+    Option("components_path", str, "/etc/directord/components",
+           "Directory of component files (<verb>.py) that the server ships to nodes."),
     Option("zmq_highwater_mark", int, 1024, "ZeroMQ high-water mark (x4 on job sockets)."),
     Option("zmq_bind_address", str, "*", "Address the server binds to.", scope="server"),
     Option("zmq_server_address", str, "127.0.0.1", "Server address to connect to.", scope="client"),

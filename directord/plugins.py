@@ -5,7 +5,10 @@ pluggy carries events (hooks) to every installed plugin.
 from __future__ import annotations
 
 import functools
+import glob
+import importlib.util
 import logging
+import os
 from importlib import metadata
 from typing import Any
 from urllib.parse import urlparse
@@ -70,12 +73,65 @@ def load_datastore(url: str) -> type:
                  "use memory, file:///dir or redis://host:port/db")
 
 
+# Directories searched for ``<verb>.py`` component files, in order, after the
+# entry points (set from --components-path; clients prepend their shipped copies).
+component_paths: list[str] = []
+_file_components: dict[tuple[str, int], Any] = {}
+
+
+def configure_components(paths: list[str]) -> None:
+    component_paths[:] = [p for p in paths if p]
+
+
 @functools.cache
-def load_component(verb: str) -> Any:
-    """The component class (or module exposing ``Component``) for ``verb``."""
-    plugin = _load(COMPONENTS, verb.lower(), "verb",
-                   "pip install a package that adds it, or check the spelling", shown=verb)
+def _entry_point_component(name: str) -> Any:
+    if name not in installed(COMPONENTS):
+        return None
+    plugin = _load(COMPONENTS, name, "verb", "")
     return getattr(plugin, "Component", plugin)
+
+
+def component_file(verb: str) -> str | None:
+    """The ``<verb>.py`` file providing ``verb`` when no entry point does."""
+    name = verb.lower()
+    if _entry_point_component(name) is not None:
+        return None
+    for directory in component_paths:
+        path = os.path.join(directory, f"{name}.py")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def load_component(verb: str) -> Any:
+    """The component class for ``verb``: an entry point, else a component file."""
+    component = _entry_point_component(verb.lower())
+    if component is not None:
+        return component
+    path = component_file(verb)
+    if path is None:
+        names = installed(COMPONENTS) + [os.path.basename(p)[:-3] for d in component_paths
+                                         for p in sorted(glob.glob(os.path.join(d, "*.py")))]
+        hint = "pip install a package that adds it, drop a file in --components-path, or check the spelling"
+        raise PluginNotFound("verb", verb, sorted(set(names)), hint)
+    return _load_file(path)
+
+
+def _load_file(path: str) -> Any:
+    """Import a component file (re-imported when it changes on disk)."""
+    key = (path, os.stat(path).st_mtime_ns)
+    if key not in _file_components:
+        name = "directord_user_component_" + os.path.basename(path)[:-3]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        try:
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        except Exception as exc:  # a broken third-party file must not crash us
+            raise PluginNotFound("verb", os.path.basename(path)[:-3], [], f"{path} failed to import: {exc}") from None
+        if not hasattr(module, "Component"):
+            raise PluginNotFound("verb", os.path.basename(path)[:-3], [], f"{path} defines no Component class")
+        _file_components[key] = module.Component
+    return _file_components[key]
 
 
 @functools.lru_cache(maxsize=1)

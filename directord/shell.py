@@ -8,7 +8,7 @@ import sys
 from cliff.app import App
 from cliff.commandmanager import CommandManager
 
-from directord import __version__, config
+from directord import __version__, config, plugins
 from directord.exceptions import DirectordError
 
 
@@ -41,6 +41,7 @@ class DirectordApp(App):
             print(f"directord: {exc}", file=sys.stderr)
             raise SystemExit(exc.exit_code) from None
         self.options.debug = self.config.debug
+        plugins.configure_components([self.config.components_path])
         if self.config.debug:
             for handler in logging.getLogger().handlers:
                 handler.setLevel(logging.DEBUG)

@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from directord import __version__, wire
+from directord import __version__, plugins, wire
 from directord.cache import Cache
 from directord.client.runner import Runner
 from directord.delivery import Delivery
@@ -63,7 +63,10 @@ class Client:
         cache_dir = os.path.join(config.cache_path, "client")
         self.cache = Cache(os.path.join(cache_dir, "cache.sqlite"))
         self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame))
-        self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads), driver)
+        shipped = os.path.join(config.cache_path, "components")
+        os.makedirs(shipped, exist_ok=True)
+        plugins.configure_components([shipped, config.components_path])
+        self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads), driver, shipped)
         self.seen: collections.OrderedDict[str, Message | None] = collections.OrderedDict()
         self.server_id: str | None = None
         self.server_seen = time.monotonic()

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from directord import plugins
+from directord import plugins, transfer
 from directord.cache import Cache
 from directord.components import lib
 from directord.exceptions import DirectordError
+from directord.fingerprint import file_sha3_224
 from directord.models import Control, Message
 
 LOG = logging.getLogger(__name__)
@@ -63,9 +65,10 @@ class Runner:
     """Routes jobs into queues and reports each outcome through ``report``."""
 
     def __init__(self, identity: str, cache: Cache, report: Callable[[Message], None],
-                 workers: int = 64, driver: Any = None):
+                 workers: int = 64, driver: Any = None, shipped_dir: str = ""):
         self.identity = identity
         self.driver = driver
+        self.shipped_dir = shipped_dir
         self.cache = cache
         self.report = report
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="job")
@@ -128,8 +131,10 @@ class Runner:
                          f" under this parent ID [ {parent} ]", 0.0)
             return
         try:
+            if isinstance(job.get("component"), dict):
+                await self._receive_component(job)
             component = plugins.load_component(job["verb"])()
-        except DirectordError as exc:
+        except (DirectordError, transfer.TransferError, OSError) as exc:
             self._finish(job, None, str(exc), False, None, 0.0)
             return
         if (component.cacheable and not job.get("skip_cache") and not job.get("ignore_cache")
@@ -154,6 +159,25 @@ class Runner:
         finally:
             self.running.pop(job_id, None)
         self._finish(job, *result)
+
+    async def _receive_component(self, job: dict[str, Any]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.pool, self._sync_component, job)
+
+    def _sync_component(self, job: dict[str, Any]) -> None:
+        """Worker thread: fetch the server's copy of a component file unless this node has it."""
+        spec = job["component"]
+        name, sha = str(spec.get("name", "")), str(spec.get("sha3_224", ""))
+        if not name.replace("_", "").isalnum():
+            raise transfer.TransferError(f"refusing component name {name!r}")
+        target = os.path.join(self.shipped_dir, f"{name}.py")
+        if os.path.isfile(target) and file_sha3_224(target) == sha:
+            return
+        temp, got = transfer.atomic_download(self.driver, job["job_id"], self.identity, str(spec.get("path")), target)
+        if got != sha:
+            os.unlink(temp)
+            raise transfer.TransferError(f"component {name} arrived with SHA3_224 {got}, expected {sha}")
+        os.replace(temp, target)
+        LOG.info("received component %s (%s) from the server", name, sha[:12])
 
     def _execute(self, component: Any, job: dict[str, Any], context: lib.JobContext) -> tuple:
         """Worker thread: the component's ``client()`` under its lock, timed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 import uuid
@@ -14,6 +15,7 @@ from directord.datastores import Datastore
 from directord.delivery import Delivery
 from directord.drivers import Driver
 from directord.exceptions import DirectordError, RequestError, WireError
+from directord.fingerprint import file_sha3_224
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.api import ApiServer
 from directord.server.backend import BackendService
@@ -41,6 +43,7 @@ class Server:
         self.dropped = wire.DropCounter(LOG)
         self._acks: dict[str, list[str]] = {}
         self._orphans: dict[str, float] = {}
+        self._component_hashes: dict[str, tuple[int, str]] = {}
         self._stop = asyncio.Event()
         self.api = ApiServer(config.socket_path, str(config.socket_group), {
             "submit": self.api_submit,
@@ -221,6 +224,7 @@ class Server:
         targets = [t for t in requested if t in live] if requested else list(live)
         if not targets and not unknown:
             raise RequestError("no live nodes to run on; start a client or check `directord node list`")
+        self._attach_component_file(job)
         plan = self._hook(job["verb"], "plan")
         if plan is not None:
             targets = plan(job, targets, live)
@@ -244,6 +248,17 @@ class Server:
         for node in targets:
             self.delivery.queue(node, message, reliable=True)
         return warnings
+
+    def _attach_component_file(self, job: dict[str, Any]) -> None:
+        """Name the component file (and its hash) of a verb no entry point provides."""
+        path = plugins.component_file(job["verb"])
+        if path is None:
+            return
+        stamp = os.stat(path).st_mtime_ns
+        cached = self._component_hashes.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = self._component_hashes[path] = (stamp, file_sha3_224(path))
+        job["component"] = {"name": job["verb"].lower(), "path": path, "sha3_224": cached[1]}
 
     async def api_wait(self, request: dict[str, Any]) -> dict[str, Any]:
         ids = request.get("job_ids")
