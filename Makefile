@@ -6,10 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: venv demo test lint bench clean
 
-$(STAMP): setup.cfg setup.py
+# plugins-example/ is a separate, third-party-style package (ECHO verb + joblog hook),
+# installed next to directord so its entry points are live in the tests.
+EXAMPLE := plugins-example
+
+$(STAMP): setup.cfg setup.py $(EXAMPLE)/setup.cfg $(EXAMPLE)/setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,redis]'
+	$(BIN)/pip install -q -e '.[test,redis]' -e ./$(EXAMPLE)
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -18,11 +22,11 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
-	$(BIN)/ruff check directord tests
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/ruff check directord tests $(EXAMPLE)
+	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check directord tests
+	$(BIN)/ruff check directord tests $(EXAMPLE)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(EXAMPLE)/build $(EXAMPLE)/*.egg-info

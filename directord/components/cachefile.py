@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from directord import components
+from directord import components, templating
 from directord.exceptions import ComponentError
 
 
@@ -29,7 +29,10 @@ class Component(components.ComponentBase):
         return data
 
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        path = job.get("cachefile", "")
+        try:
+            path = templating.render(job.get("cachefile", ""), cache.get("args"))
+        except templating.TemplateError as exc:
+            return None, str(exc), False, None
         try:
             with open(path, encoding="utf-8") as handle:
                 values = yaml.safe_load(handle)

@@ -17,6 +17,7 @@ from directord import components
 from directord.components import lib
 from directord.exceptions import ComponentError
 from directord.fingerprint import object_sha3_224
+from directord.models import Control
 
 POLL = 0.02
 
@@ -58,9 +59,11 @@ class Component(components.ComponentBase):
     @staticmethod
     def coordinate(record: Any) -> list[dict[str, Any]] | None:
         """Once every node answered (or failed), the ARG job that spreads the answers."""
+        key = record.definition.get("query")
         answers: dict[str, Any] = {}
         for node in record.processing:
-            if record.processing[node] == "\x15":
+            if record.processing[node] == Control.JOB_FAILED.value:  # failed: answer null so nobody waits forever
+                answers[node] = {key: None}
                 continue
             text = record.stdout.get(node)
             if text is None:
@@ -68,11 +71,11 @@ class Component(components.ComponentBase):
             try:
                 answers[node] = json.loads(text)
             except ValueError:
-                answers[node] = {record.definition.get("query"): None}
+                answers[node] = {key: None}
         job = {"verb": "ARG", "args": {"query": answers}, "extend_args": True, "timeout": 600,
                "run_once": False}
         job["job_sha3_224"] = object_sha3_224({**job, "nonce": str(uuid.uuid4())})
-        job.update(skip_cache=True, parent_async_bypass=True, job_name=f"QUERY {record.definition.get('query')}",
+        job.update(skip_cache=True, parent_async_bypass=True, job_name=f"QUERY {key}",
                    parent_id=record.parent_id)
         return [job]
 

@@ -1,0 +1,1 @@
+"""directord-plugins-example: an ECHO verb and a job-log hook for directord."""
