@@ -56,10 +56,17 @@ class Cluster:
         self.names = [f"node{i}" for i in range(1, clients + 1)]
 
     # -- processes -----------------------------------------------------------
+    @property
+    def components(self) -> Path:
+        """The server host's --components-path (clients each have their own, empty one)."""
+        return self.root / "components"
+
     def global_args(self, identity: str | None = None) -> list[str]:
+        components = self.root / identity / "components-local" if identity else self.components
         args = ["--config-file", str(self.root / "absent.yaml"), "--socket-path", self.socket,
                 "--job-port", str(self.job_port), "--backend-port", str(self.backend_port),
-                "--heartbeat-interval", str(self.heartbeat), "--datastore", self.datastore]
+                "--heartbeat-interval", str(self.heartbeat), "--datastore", self.datastore,
+                "--components-path", str(components)]
         if identity:
             args += ["--identity", identity, "--cache-path", str(self.root / identity)]
         return args

@@ -190,6 +190,7 @@ class Runner:
                         stdout, stderr, outcome, info = component.client(cache=self.cache, job=job)
                 else:
                     stdout, stderr, outcome, info = component.client(cache=self.cache, job=job)
+                lib.store_output_args(self.cache, job, stdout, stderr)
             except Exception as exc:
                 stdout, outcome = None, False
                 stderr = f"Job [ {job['job_id']} ] Component Failure: {exc}"

@@ -47,6 +47,7 @@ class ComponentBase:
     requires_lock = False
     lock_name: str | None = None
     queue_sentinel = False  # True: purge the node's queued jobs before running
+    verbatim = False  # True: options first, the rest kept verbatim (quoting, spacing)
 
     def __init__(self, desc: str | None = None):
         self.desc = desc
@@ -87,22 +88,27 @@ class ComponentBase:
 
     def exec_parser(self, parser: argparse.ArgumentParser, exec_array: Any,
                     arg_vars: dict[str, Any] | None = None) -> tuple[argparse.Namespace, list[str]]:
-        """Options first, then free text kept verbatim in ``self.exec_text``.
+        """Parse the verb's text into ``known_args``/``unknown_args``/``exec_text``.
 
-        Leading tokens that are options of ``parser`` are parsed; everything
-        from the first other token on is the verb's text (quoting and spacing
-        kept). Positional arguments are filled from that text's tokens.
+        Verbatim verbs (``verbatim = True``: RUN, ARG, ADD, ...) take their
+        options first; everything from the first other token on is the verb's
+        text, quoting and spacing kept. Other verbs parse options anywhere,
+        like the original Directord. An unknown ``--option`` is an error.
         ``arg_vars`` (an orchestration's ``vars:``) override parsed options.
         """
         text = " ".join(map(str, exec_array)) if isinstance(exec_array, (list, tuple)) else str(exec_array or "")
-        leading, rest = _split_leading_options(parser, text)
-        if rest.startswith("--") and rest != "--" and not rest.startswith("-- "):
-            option = rest.split()[0]
-            raise ComponentError(f"{parser.prog}: unknown option {option} (see --exec-help)")
-        if rest.startswith("--"):
-            rest = rest[2:].lstrip()
-        self.exec_text = rest
-        known, unknown = parser.parse_known_args(leading + ["--"] + sanitized_args([rest]))
+        if self.verbatim:
+            leading, rest = _split_leading_options(parser, text)
+            if rest.startswith("--") and rest != "--" and not rest.startswith("-- "):
+                raise ComponentError(f"{parser.prog}: unknown option {rest.split()[0]} (see --exec-help)")
+            self.exec_text = rest[2:].lstrip() if rest.startswith("--") else rest
+            known, unknown = parser.parse_known_args(leading + ["--"] + sanitized_args([self.exec_text]))
+        else:
+            known, unknown = parser.parse_known_args(sanitized_args([text]))
+            bad = [item for item in unknown if item.startswith("--") and len(item) > 2]
+            if bad:
+                raise ComponentError(f"{parser.prog}: unknown option {bad[0]} (see --exec-help)")
+            self.exec_text = " ".join(unknown)
         unknown = [item for item in unknown if item != "--"]
         for key, value in (arg_vars or {}).items():
             setattr(known, key.replace("-", "_"), value)

@@ -26,6 +26,7 @@ def destination(file_to: str, source: str) -> str:
 
 
 class Component(components.ComponentBase):
+    verbatim = True
     requires_lock = True
     lock_name = "copy"
 

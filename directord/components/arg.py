@@ -24,6 +24,7 @@ def parse_key_value(verb: str, text: str) -> tuple[str, Any]:
 class Component(components.ComponentBase):
     """ARG and ENV share this class; ENV overrides ``cache_key``/``convert``."""
 
+    verbatim = True
     cacheable = False
     requires_lock = True
     lock_name = "arg"

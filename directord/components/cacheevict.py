@@ -6,7 +6,6 @@ from typing import Any
 
 from directord import components
 from directord.cache import TAGS
-from directord.exceptions import ComponentError
 
 
 class Component(components.ComponentBase):
@@ -22,9 +21,7 @@ class Component(components.ComponentBase):
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
-        if not self.exec_text:
-            raise ComponentError("CACHEEVICT: give all, a tag or a key")
-        data["cacheevict"] = self.exec_text
+        data["cacheevict"] = self.known_args.cacheevict
         return data
 
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:

@@ -11,6 +11,7 @@ from directord.exceptions import ComponentError
 
 
 class Component(components.ComponentBase):
+    verbatim = True
     cacheable = False
     requires_lock = True
 

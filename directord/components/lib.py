@@ -107,27 +107,29 @@ def _text(value: Any) -> str:
     return (value or "").strip()
 
 
-def cacheargs(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
-    """Store stdout/stderr into the node's args when the job asks for it.
+def store_output_args(cache: Any, job: dict[str, Any], stdout: Any, stderr: Any) -> None:
+    """``--stdout-arg NAME`` / ``--stderr-arg NAME``: keep the stripped output as args.
 
-    ``--stdout-arg NAME`` / ``--stderr-arg NAME`` make the stripped output
-    available to later jobs on this node as ``{{ NAME }}``. The value is set
-    directly in this node's cache (no callback round trip through the server).
+    The client calls this after every verb, so later jobs on this node can use
+    ``{{ NAME }}``. The value is set directly in this node's cache (no callback
+    round trip through the server).
     """
+    values = {}
+    if job.get("stdout_arg"):
+        values[job["stdout_arg"]] = _text(stdout)
+    if job.get("stderr_arg"):
+        values[job["stderr_arg"]] = _text(stderr)
+    if values:
+        cache.set("args", merge_dict(cache.get("args") or {}, values, extend=False), tag="args")
 
-    @functools.wraps(func)
-    def wrapper(self: Any, cache: Any, job: dict[str, Any]) -> ClientResult:
-        stdout, stderr, outcome, info = func(self, cache, job)
-        values = {}
-        if job.get("stdout_arg"):
-            values[job["stdout_arg"]] = _text(stdout)
-        if job.get("stderr_arg"):
-            values[job["stderr_arg"]] = _text(stderr)
-        if values:
-            self.set_cache(cache=cache, key="args", value=values, value_update=True, tag="args")
-        return stdout, stderr, outcome, info
 
-    return wrapper
+def cacheargs(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
+    """Compatibility with components written for the original Directord.
+
+    They decorate ``client()`` with it; output args are now stored by the
+    client for every verb (``store_output_args``), so it returns ``func`` as is.
+    """
+    return func
 
 
 def retry(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:

@@ -42,9 +42,9 @@ class Component(components.ComponentBase):
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
-        if not self.exec_text or len(self.exec_text.split()) != 1:
-            raise ComponentError("QUERY: give exactly one arg name")
-        data["query"] = self.exec_text
+        if self.unknown_args:
+            raise ComponentError(f"QUERY: give exactly one arg name, not {self.unknown_args}")
+        data["query"] = self.known_args.query
         data["no_wait"] = bool(self.known_args.no_wait)
         return data
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from directord import components, templating
-from directord.components.lib import cacheargs, retry
+from directord.components.lib import retry
 from directord.exceptions import ComponentError
 
 
 class Component(components.ComponentBase):
+    verbatim = True
+
     def __init__(self) -> None:
         super().__init__(desc="Run a shell command on the targets.")
 
@@ -28,7 +30,6 @@ class Component(components.ComponentBase):
         data["command"] = self.exec_text
         return data
 
-    @cacheargs
     @retry
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         try:

@@ -27,6 +27,8 @@ def _sleep(seconds: float) -> bool:
 
 
 class Component(components.ComponentBase):
+    verbatim = True
+
     def __init__(self) -> None:
         super().__init__(desc="Wait for seconds, a URL (2xx/3xx) or a command (exit 0).")
 
@@ -56,7 +58,6 @@ class Component(components.ComponentBase):
         data["insecure"] = known.insecure
         return data
 
-    @lib.cacheargs
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         if job.get("seconds") is not None:
             if not _sleep(float(job["seconds"])):

@@ -28,6 +28,8 @@ def ownership_fields(component: components.ComponentBase, data: dict[str, Any]) 
 
 
 class Component(components.ComponentBase):
+    verbatim = True
+
     def __init__(self) -> None:
         super().__init__(desc="Create a directory on the targets.")
 
@@ -43,7 +45,6 @@ class Component(components.ComponentBase):
         data["workdir"] = self.exec_text
         return data
 
-    @lib.cacheargs
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         try:
             path = templating.render(job.get("workdir") or "", cache.get("args")).strip()

@@ -42,9 +42,10 @@ def test_common_options_are_parsed_not_echoed():
     assert component.known_args.timeout == 5
 
 
-def test_words_after_the_first_one_are_text_even_if_they_look_like_options():
-    _, data = served("say --timeout 5")
-    assert data["echo"] == "say --timeout 5"
+def test_options_are_parsed_anywhere_like_the_original_directord():
+    component, data = served("say --timeout 5")
+    assert data["echo"] == "say"
+    assert component.known_args.timeout == 5
 
 
 def test_vars_override_the_words():

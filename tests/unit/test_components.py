@@ -250,7 +250,8 @@ def test_run_no_block_returns_at_once(cache: Cache) -> None:
 def test_stdout_and_stderr_args_are_stored(cache: Cache) -> None:
     cache.set("args", {"kept": 1}, tag="args")
     job = {"command": "echo '  value  '; echo oops >&2", "stdout_arg": "out", "stderr_arg": "err"}
-    run.Component().client(cache, job)
+    stdout, stderr, _, _ = run.Component().client(cache, job)
+    lib.store_output_args(cache, job, stdout, stderr)
     assert cache.get("args") == {"kept": 1, "out": "value", "err": "oops"}
     # A later job on this node can use it.
     stdout, _, outcome, _ = run.Component().client(cache, {"command": "echo got {{ out }}"})
@@ -260,7 +261,9 @@ def test_stdout_and_stderr_args_are_stored(cache: Cache) -> None:
 
 
 def test_stdout_arg_of_a_silent_command_is_empty_text(cache: Cache) -> None:
-    run.Component().client(cache, {"command": "true", "stdout_arg": "out"})
+    job = {"command": "true", "stdout_arg": "out"}
+    stdout, stderr, _, _ = run.Component().client(cache, job)
+    lib.store_output_args(cache, job, stdout, stderr)
     assert cache.get("args") == {"out": ""}
 
 
