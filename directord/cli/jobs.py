@@ -1,4 +1,4 @@
-"""``directord job list|show|purge``."""
+"""``directord job list|show|purge|analyze|export``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from cliff.lister import Lister
 from cliff.show import ShowOne
 
 from directord.cli.common import DirectordCommand
-from directord.cli.views import FILTERS, JOB_COLUMNS, job_info_rows, job_rows
+from directord.cli.views import (
+    FILTERS,
+    JOB_LIST_COLUMNS,
+    analysis_rows,
+    export_yaml,
+    job_info_rows,
+    job_rows,
+    jobs_mapping,
+)
 
 
 class JobList(DirectordCommand, Lister):
@@ -18,7 +26,7 @@ class JobList(DirectordCommand, Lister):
         return parser
 
     def take_action(self, parsed_args):
-        return JOB_COLUMNS, job_rows(self.user.call("list_jobs"), parsed_args.filter)
+        return JOB_LIST_COLUMNS, job_rows(self.user.call("list_jobs"), parsed_args.filter, JOB_LIST_COLUMNS)
 
 
 class JobShow(DirectordCommand, ShowOne):
@@ -42,3 +50,33 @@ class JobPurge(DirectordCommand, ShowOne):
     def take_action(self, parsed_args):
         result = self.user.call("purge_jobs")
         return ("SUCCESS",), (bool(result.get("success")),)
+
+
+class JobAnalyze(DirectordCommand, ShowOne):
+    """Analyze an orchestration (PARENT_ID), one job (--job ID) or every job (--all)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("parent_id", nargs="?", metavar="PARENT_ID", help="The orchestration's parent id.")
+        which.add_argument("--job", metavar="ID", help="One job id (or 'last').")
+        which.add_argument("--all", action="store_true", help="Every job.")
+        return parser
+
+    def take_action(self, parsed_args):
+        result = self.user.call("analyze", parent_id=parsed_args.parent_id, job_id=parsed_args.job)
+        rows = analysis_rows(result)
+        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+
+
+class JobExport(DirectordCommand, ShowOne):
+    """Write every job record to FILE as YAML."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("file", metavar="FILE")
+        return parser
+
+    def take_action(self, parsed_args):
+        rows = export_yaml(parsed_args.file, jobs_mapping(self.user.call("list_jobs")))
+        return tuple(k for k, _ in rows), tuple(v for _, v in rows)

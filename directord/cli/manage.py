@@ -9,9 +9,14 @@ from directord.cli.views import (
     FILTERS,
     JOB_COLUMNS,
     NODE_COLUMNS,
+    analysis_rows,
+    cache_rows,
+    export_yaml,
     job_info_rows,
     job_rows,
+    jobs_mapping,
     node_rows,
+    nodes_mapping,
 )
 
 KEY_VALUE = ("KEY", "VALUE")
@@ -29,6 +34,12 @@ class ManageCommand(DirectordCommand, Lister):
         modes.add_argument("--job-info", metavar="ID", help="Show one job, or 'last'.")
         modes.add_argument("--purge-nodes", action="store_true", help="Forget every node.")
         modes.add_argument("--purge-jobs", action="store_true", help="Forget every job.")
+        modes.add_argument("--export-jobs", metavar="FILE", help="Write every job record to FILE (YAML).")
+        modes.add_argument("--export-nodes", metavar="FILE", help="Write every live node to FILE (YAML).")
+        modes.add_argument("--dump-cache", action="store_true", help="Show this host's client cache.")
+        modes.add_argument("--analyze-parent", metavar="ID", help="Analyze the jobs of one orchestration.")
+        modes.add_argument("--analyze-job", metavar="ID", help="Analyze one job.")
+        modes.add_argument("--analyze-all", action="store_true", help="Analyze every job.")
         return parser
 
     def take_action(self, parsed_args):
@@ -40,5 +51,14 @@ class ManageCommand(DirectordCommand, Lister):
         if args.job_info:
             record = self.user.call("job_info", job_id=args.job_info)
             return KEY_VALUE, job_info_rows(args.job_info, record, args.formatter != "json")
+        if args.export_jobs:
+            return KEY_VALUE, export_yaml(args.export_jobs, jobs_mapping(self.user.call("list_jobs")))
+        if args.export_nodes:
+            return KEY_VALUE, export_yaml(args.export_nodes, nodes_mapping(self.user.call("list_nodes")))
+        if args.dump_cache:
+            return KEY_VALUE, cache_rows(self.app.config.cache_path)
+        if args.analyze_parent or args.analyze_job or args.analyze_all:
+            result = self.user.call("analyze", parent_id=args.analyze_parent, job_id=args.analyze_job)
+            return KEY_VALUE, analysis_rows(result)
         op = "purge_nodes" if args.purge_nodes else "purge_jobs"
         return KEY_VALUE, [("SUCCESS", bool(self.user.call(op).get("success")))]

@@ -6,7 +6,7 @@ from cliff.lister import Lister
 from cliff.show import ShowOne
 
 from directord.cli.common import DirectordCommand
-from directord.cli.views import NODE_COLUMNS, node_rows
+from directord.cli.views import NODE_COLUMNS, cache_rows, export_yaml, node_rows, nodes_mapping
 
 
 class NodeList(DirectordCommand, Lister):
@@ -22,3 +22,24 @@ class NodePurge(DirectordCommand, ShowOne):
     def take_action(self, parsed_args):
         result = self.user.call("purge_nodes")
         return ("SUCCESS",), (bool(result.get("success")),)
+
+
+class NodeExport(DirectordCommand, ShowOne):
+    """Write every live node to FILE as YAML."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("file", metavar="FILE")
+        return parser
+
+    def take_action(self, parsed_args):
+        rows = export_yaml(parsed_args.file, nodes_mapping(self.user.call("list_nodes")))
+        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+
+
+class CacheDump(DirectordCommand, ShowOne):
+    """Show this host's client cache (args, envs, job and parent states)."""
+
+    def take_action(self, parsed_args):
+        rows = cache_rows(self.app.config.cache_path)
+        return tuple(k for k, _ in rows), tuple(v for _, v in rows)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Any
 
-from directord.exceptions import NotFound
+import yaml
+
+from directord.cache import Cache
+from directord.exceptions import DirectordError, NotFound
 
 NODE_COLUMNS = ("ID", "EXPIRY", "VERSION", "HOST_UPTIME", "AGENT_UPTIME", "MACHINE_ID", "DRIVER")
 JOB_COLUMNS = ("ID", "PARENT_JOB_NAME", "VERB", "EXECUTION_TIME", "PROCESSING", "SUCCESS", "FAILED")
+JOB_LIST_COLUMNS = ("ID", "NAME", "PARENT_JOB_ID", "PARENT_JOB_NAME", "VERB", "EXECUTION_TIME", "ROUNDTRIP_TIME",
+                    "PROCESSING", "SUCCESS", "FAILED")
 FILTERS = ("success", "failed", "processing")
 
 
@@ -40,15 +46,21 @@ def filter_jobs(jobs: list[dict[str, Any]], which: str | None) -> list[dict[str,
     return jobs
 
 
-def job_rows(jobs: list[dict[str, Any]], which: str | None = None) -> list[tuple]:
+def job_rows(jobs: list[dict[str, Any]], which: str | None = None,
+             columns: tuple[str, ...] = JOB_COLUMNS) -> list[tuple]:
+    """One row per job; SUCCESS/FAILED are node counts, times 8-decimal seconds."""
     jobs = filter_jobs(jobs, which)
     if not jobs:
         raise NotFound("No data found")
-    return [
-        (j["JOB_ID"], j["PARENT_JOB_NAME"], j["VERB"], _seconds(j["EXECUTION_TIME"]),
-         j["PROCESSING"], len(j["SUCCESS"]), len(j["FAILED"]))
-        for j in jobs
-    ]
+    cells = {
+        "ID": lambda j: j["JOB_ID"],
+        "NAME": lambda j: j["JOB_NAME"],
+        "EXECUTION_TIME": lambda j: _seconds(j["EXECUTION_TIME"]),
+        "ROUNDTRIP_TIME": lambda j: _seconds(j["ROUNDTRIP_TIME"]),
+        "SUCCESS": lambda j: len(j["SUCCESS"]),
+        "FAILED": lambda j: len(j["FAILED"]),
+    }
+    return [tuple(cells[c](j) if c in cells else j[c] for c in columns) for j in jobs]
 
 
 def _cell(key: str, value: Any) -> Any:
@@ -68,4 +80,40 @@ def job_info_rows(job_id: str, record: dict[str, Any], flatten: bool = True) -> 
         if key.startswith("_") or value is None:
             continue
         rows.append((key.upper(), _cell(key, value) if flatten else value))
+    return rows
+
+
+def analysis_rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """KEY/VALUE rows: ID first, then the other keys sorted."""
+    return [("ID", result["ID"])] + [(key, result[key]) for key in sorted(result) if key != "ID"]
+
+
+def export_yaml(path: str, mapping: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Write ``mapping`` as block YAML to ``path``; KEY/VALUE rows describing it."""
+    target = os.path.abspath(os.path.expanduser(path))
+    try:
+        with open(target, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(mapping, handle, default_flow_style=False, sort_keys=False)
+    except OSError as exc:
+        raise DirectordError(f"cannot write {target}: {exc.strerror}") from None
+    return [("EXPORTED", target), ("ITEMS", len(mapping))]
+
+
+def jobs_mapping(jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {job["JOB_ID"]: job for job in jobs}
+
+
+def nodes_mapping(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {node["identity"]: node for node in nodes}
+
+
+def cache_rows(cache_path: str) -> list[tuple[str, Any]]:
+    """KEY/VALUE rows of the local client cache (``<cache_path>/client``)."""
+    path = os.path.join(cache_path, "client", "cache.sqlite")
+    if not os.path.isfile(path):
+        raise NotFound(f"No data found: no client cache at {path}")
+    with Cache(path) as cache:
+        rows = list(cache.dump().items())
+    if not rows:
+        raise NotFound(f"No data found: the client cache at {path} is empty")
     return rows

@@ -61,7 +61,9 @@ class Client:
         self.machine_id = machine_id(getattr(config, "machine_id", ""), self.identity)
         self.started = time.monotonic()
         cache_dir = os.path.join(config.cache_path, "client")
-        self.cache = Cache(os.path.join(cache_dir, "cache.sqlite"))
+        args_ttl, jobs_ttl = float(config.cache_args_ttl), float(config.cache_jobs_ttl)
+        self.cache = Cache(os.path.join(cache_dir, "cache.sqlite"), ttls={
+            "args": args_ttl, "envs": args_ttl, "query": args_ttl, "jobs": jobs_ttl, "parents": jobs_ttl})
         self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame))
         shipped = os.path.join(config.cache_path, "components")
         os.makedirs(shipped, exist_ok=True)

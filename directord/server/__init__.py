@@ -11,10 +11,11 @@ import uuid
 from typing import Any
 
 from directord import plugins, wire
+from directord.analysis import analyze
 from directord.datastores import Datastore
 from directord.delivery import Delivery
 from directord.drivers import Driver
-from directord.exceptions import DirectordError, RequestError, WireError
+from directord.exceptions import DirectordError, NotFound, RequestError, WireError
 from directord.fingerprint import file_sha3_224
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.api import ApiServer
@@ -53,6 +54,7 @@ class Server:
             "job_info": self.api_job_info,
             "purge_nodes": self.api_purge_nodes,
             "purge_jobs": self.api_purge_jobs,
+            "analyze": self.api_analyze,
         })
 
     # -- lifecycle -----------------------------------------------------------
@@ -276,6 +278,23 @@ class Server:
 
     async def api_job_info(self, request: dict[str, Any]) -> dict[str, Any]:
         return self.jobs.find(str(request.get("job_id") or "last")).to_dict()
+
+    async def api_analyze(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Analysis of one parent (``parent_id``), one job (``job_id``) or every job."""
+        self.jobs.flush()
+        if request.get("job_id"):
+            record = self.jobs.find(str(request["job_id"]))
+            return analyze(record.job_id, [record])
+        records = self.store.jobs()
+        parent = request.get("parent_id")
+        if parent:
+            records = [r for r in records if r.parent_id == parent]
+            if not records:
+                raise NotFound(f"No data found for parent {parent}")
+            return analyze(str(parent), records)
+        if not records:
+            raise NotFound("No data found")
+        return analyze("All-Jobs", records)
 
     async def api_purge_nodes(self, _request: dict[str, Any]) -> dict[str, Any]:
         for node in self.registry.purge():

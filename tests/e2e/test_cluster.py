@@ -243,3 +243,19 @@ def test_purged_jobs_then_job_info_last_is_a_clean_error(tmp_path):
         assert purge.returncode == 0 and json.loads(purge.stdout) == [{"KEY": "SUCCESS", "VALUE": True}]
     finally:
         c.stop()
+
+
+def test_restrict_runs_only_listed_fingerprints_and_records_the_rest(cluster):
+    path = cluster.write("restrict.yaml", """
+- jobs:
+    - RUN: --skip-cache echo chosen
+    - RUN: --skip-cache echo skipped
+""")
+    rows = json.loads(cluster.cli("orchestrate", str(path), "--finger-print", "-f", "json").stdout)
+    chosen = rows[0]["job"]
+    result = cluster.cli("orchestrate", str(path), "--restrict", chosen, "--poll", "--check", "--target", "node1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    job_ids = [line.split()[-1] for line in result.stdout.splitlines() if line.startswith("Job")]
+    records = [cluster.job(job_id) for job_id in job_ids]
+    assert records[0]["STDOUT"] == {"node1": "chosen"}
+    assert records[1]["STDOUT"] == {} and "restricted" in records[1]["JOB_DEFINITION"]["skipped"]
