@@ -18,11 +18,12 @@ class PluginNotFound(DirectordError):
 
     exit_code = 2
 
-    def __init__(self, kind: str, name: str, installed: list[str], hint: str = ""):
+    def __init__(self, kind: str, name: str, installed: list[str], hint: str = "", message: str = ""):
         self.kind, self.name, self.installed = kind, name, installed
-        names = ", ".join(installed) or "none"
-        text = f"unknown {kind} '{name}'; installed: {names}"
-        super().__init__(text + (f"; {hint}" if hint else ""))
+        if not message:
+            message = f"unknown {kind} '{name}'; installed: {', '.join(installed) or 'none'}"
+            message += f"; {hint}" if hint else ""
+        super().__init__(message)
 
 
 class OrchestrationError(DirectordError):

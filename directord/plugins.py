@@ -124,12 +124,14 @@ def _load_file(path: str) -> Any:
         name = "directord_user_component_" + os.path.basename(path)[:-3]
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        name = os.path.basename(path)[:-3]
         try:
             spec.loader.exec_module(module)  # type: ignore[union-attr]
-        except Exception as exc:  # a broken third-party file must not crash us
-            raise PluginNotFound("verb", os.path.basename(path)[:-3], [], f"{path} failed to import: {exc}") from None
+        except (Exception, SystemExit) as exc:  # a broken third-party file must not take us down
+            message = f"verb '{name}' from {path} failed to import: {exc!r}"
+            raise PluginNotFound("verb", name, [], message=message) from None
         if not hasattr(module, "Component"):
-            raise PluginNotFound("verb", os.path.basename(path)[:-3], [], f"{path} defines no Component class")
+            raise PluginNotFound("verb", name, [], message=f"verb '{name}' from {path} defines no Component class")
         _file_components[key] = module.Component
     return _file_components[key]
 

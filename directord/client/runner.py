@@ -134,7 +134,7 @@ class Runner:
             if isinstance(job.get("component"), dict):
                 await self._receive_component(job)
             component = plugins.load_component(job["verb"])()
-        except (DirectordError, transfer.TransferError, OSError) as exc:
+        except Exception as exc:  # a component that cannot even be built still gets a result
             self._finish(job, None, str(exc), False, None, 0.0)
             return
         if (component.cacheable and not job.get("skip_cache") and not job.get("ignore_cache")
@@ -220,7 +220,10 @@ class Runner:
                 info: Any, execution_time: float) -> None:
         control, default_info = OUTCOMES.get(outcome, (Control.JOB_PROCESSING, "task processing"))
         if control != Control.JOB_PROCESSING:
-            entries = [(job.get("parent_id") or job["job_id"], control.value, "parents")]
+            parent = job.get("parent_id") or job["job_id"]
+            entries = []
+            if control == Control.JOB_FAILED or self.cache.get(parent) != Control.JOB_FAILED.value:
+                entries.append((parent, control.value, "parents"))  # a failed parent stays failed
             if job.get("job_sha3_224"):
                 entries.append((idempotency_key(job), control.value, "jobs"))
             self.cache.set_many(entries)

@@ -32,7 +32,7 @@ class Component(components.ComponentBase):
         return data
 
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        wanted = list(job.get("identity") or [])
+        wanted = list(dict.fromkeys(job.get("identity") or []))
         with self.driver.open_backend() as connection:
             while True:
                 request = Message(str(uuid.uuid4()), Control.COORDINATION_NOTICE.value,

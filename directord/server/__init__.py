@@ -64,6 +64,8 @@ class Server:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         await self.driver.bind()
+        self.store.clear_nodes()  # nodes are re-learned from their heartbeats
+        self._restore()
         await self.api.start()
         tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping()),
                  asyncio.create_task(self.backend.run())]
@@ -80,6 +82,18 @@ class Server:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _restore(self) -> None:
+        """Unfinished jobs of a persistent store: results are awaited again, and
+        jobs no node acknowledged are re-sent when that node re-registers."""
+        restored = self.jobs.restore()
+        for record in restored:
+            message = Message(record.job_id, Control.JOB.value, record.verb, data=record.definition)
+            for node, state in record.processing.items():
+                if state == Control.NULL.value:
+                    self.delivery.unacked.setdefault(node, {})[record.job_id] = (message, 0.0)
+        if restored:
+            LOG.info("restored %d unfinished job(s) from %s", len(restored), self.store.url)
 
     # -- node traffic --------------------------------------------------------
     async def _receive(self) -> None:

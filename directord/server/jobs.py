@@ -72,6 +72,16 @@ class JobTable:
         self._touch(record)
         return record
 
+    def restore(self) -> list[JobRecord]:
+        """Take back the unfinished records of a persistent store (after a restart)."""
+        restored = [record for record in self.store.jobs() if not record.complete]
+        for record in restored:
+            self.active[record.job_id] = record
+            for node in record.processing:
+                if not record.is_final(node):
+                    self.by_node.setdefault(node, set()).add(record.job_id)
+        return restored
+
     def get(self, job_id: str) -> JobRecord | None:
         return self.active.get(job_id) or self.dirty.get(job_id) or self.store.get_job(job_id)
 
