@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench clean redis
 
 # plugins-example/ is a separate, third-party-style package (ECHO verb + joblog hook),
 # installed next to directord so its entry points are live in the tests.
@@ -21,7 +21,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP)
+# The datastore tests start their own redis-server on a private port (the Debian
+# service is never needed, nor started); install the binary when it is missing.
+redis:
+	@command -v redis-server >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server)
+
+test: $(STAMP) redis
 	$(BIN)/ruff check directord tests $(EXAMPLE)
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 

@@ -77,10 +77,20 @@ class Cluster:
                                     stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
 
     def start_server(self, wait: bool = True) -> None:
+        if os.path.exists(self.socket):  # left by a killed server
+            os.unlink(self.socket)
         self.server = self._spawn("server", [*self.global_args(), "server",
                                              "--zmq-bind-address", "127.0.0.1"])
         if wait:
-            wait_for(lambda: os.path.exists(self.socket), 15, what="the server socket")
+            wait_for(self._accepting, 15, what="the server socket")
+
+    def _accepting(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(self.socket)
+            except OSError:
+                return False
+        return True
 
     def start_client(self, name: str) -> None:
         self.clients[name] = self._spawn(name, [*self.global_args(name), "client",

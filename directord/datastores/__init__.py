@@ -3,6 +3,22 @@
 The server keeps live job records in memory and hands them to the store in
 batches (``put_jobs``); reads for the user API go to the store. Stores hold
 JSON-able state only (``JobRecord.to_state``), never pickles.
+
+The contract (``tests/unit/test_datastore_contract.py`` runs it against every
+built-in store):
+
+* ``nodes()`` lists only entries whose ``expire_time`` is still ahead: node
+  entries expire by themselves and are re-learned from heartbeats, so the
+  server must ``put_node`` again when it refreshes a node.
+* ``jobs()`` is in first-insertion order (an update keeps a record's place);
+  ``last_job()`` is the most recently inserted record.
+* ``prune_jobs(t)`` drops records with ``last < t``; ``clear_*`` and
+  ``prune_jobs`` return how many entries went.
+* A stored value that is not JSON, or not the shape of a record, is logged and
+  skipped by every read; it never raises and is never executed.
+* Persistent stores may return copies (``get_job`` after ``put_jobs`` is a
+  snapshot); the memory store keeps references.
+* A store that cannot be opened or used raises ``DatastoreError`` with one line.
 """
 
 from __future__ import annotations

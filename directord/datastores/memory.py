@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from directord.datastores import Datastore
@@ -23,10 +24,11 @@ class MemoryDatastore(Datastore):
         self._nodes.pop(identity, None)
 
     def nodes(self) -> list[Node]:
-        return list(self._nodes.values())
+        now = time.time()
+        return [node for node in self._nodes.values() if node.expire_time > now]
 
     def clear_nodes(self) -> int:
-        count = len(self._nodes)
+        count = len(self.nodes())
         self._nodes.clear()
         return count
 

@@ -44,6 +44,7 @@ class Server:
         self.dropped = wire.DropCounter(LOG)
         self._acks: dict[str, list[str]] = {}
         self._orphans: dict[str, float] = {}
+        self._node_saved: dict[str, float] = {}
         self._component_hashes: dict[str, tuple[int, str]] = {}
         self._stop = asyncio.Event()
         self.api = ApiServer(config.socket_path, str(config.socket_group), {
@@ -122,9 +123,11 @@ class Server:
     def _heartbeat(self, identity: str, message: Message) -> None:
         data = message.data if isinstance(message.data, dict) else {}
         node, joined, restarted = self.registry.heartbeat(identity, data)
+        if joined or time.time() - self._node_saved.get(identity, 0.0) >= self.interval:
+            self._node_saved[identity] = time.time()
+            self.store.put_node(node)  # persistent stores keep a TTL'd copy
         if joined:
             LOG.info("node %s joined", identity)
-            self.store.put_node(node)
             plugins.fire("directord_node_joined", node=node.to_dict())
             self._send_heartbeat(identity)
         if restarted:
@@ -214,6 +217,7 @@ class Server:
             LOG.warning("node %s expired (no heartbeat for %.1fs)", node.identity, self.registry.ttl)
             self.delivery.forget(node.identity)
             self.store.delete_node(node.identity)
+            self._node_saved.pop(node.identity, None)
             self.jobs.fail_node(node.identity, "node expired: no heartbeat")
             plugins.fire("directord_node_left", node=node.to_dict(), reason="expired")
 

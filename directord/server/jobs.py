@@ -158,7 +158,11 @@ class JobTable:
     def flush(self) -> None:
         if self.dirty:
             dirty, self.dirty = self.dirty, {}
-            self.store.put_jobs(dirty.values())
+            try:
+                self.store.put_jobs(dirty.values())
+            except Exception:
+                self.dirty = {**dirty, **self.dirty}  # keep the batch for the next flush
+                raise
 
     # -- waiting -------------------------------------------------------------
     async def wait(self, job_ids: list[str], timeout: float) -> dict[str, Any]:
