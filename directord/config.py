@@ -91,6 +91,7 @@ OPTIONS: tuple[Option, ...] = (
            "Directory of component files (<verb>.py) that the server ships to nodes."),
     Option("zmq_highwater_mark", int, 1024, "ZeroMQ high-water mark (x4 on job sockets)."),
     Option("zmq_bind_address", str, "*", "Address the server binds to.", scope="server"),
+    Option("job_ttl", positive_float, 7 * 86400.0, "Seconds job records are kept.", scope="server"),
     Option("zmq_server_address", str, "127.0.0.1", "Server address to connect to.", scope="client"),
     Option("machine_id", str, "", "Machine id reported by this client.", scope="client"),
     Option("worker_threads", int, 64, "Component worker pool size.", scope="client"),

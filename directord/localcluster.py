@@ -115,11 +115,12 @@ class Cluster:
             return subprocess.Popen([PYTHON, "-m", "directord", *args], stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
 
-    def start_server(self, wait: bool = True) -> None:
+    def start_server(self, wait: bool = True, *extra: str) -> None:
+        """Start the server (``extra``: more ``server`` options, e.g. ``--job-ttl 5``)."""
         if os.path.exists(self.socket):  # left by a killed server
             os.unlink(self.socket)
         self.server = self._spawn("server", [*self.global_args(), "server",
-                                             "--zmq-bind-address", "127.0.0.1"])
+                                             "--zmq-bind-address", "127.0.0.1", *extra])
         if wait:
             wait_for(self._accepting, 15, what="the server socket")
 

@@ -40,7 +40,7 @@ class Server:
         self.delivery = Delivery(driver.send)
         self.jobs = JobTable(store)
         self.backend = BackendService(driver, self.jobs)
-        self.job_ttl = float(getattr(config, "job_ttl", 7 * 86400))
+        self.job_ttl = float(config.job_ttl)
         self.dropped = wire.DropCounter(LOG)
         self._acks: dict[str, list[str]] = {}
         self._orphans: dict[str, float] = {}
@@ -198,7 +198,7 @@ class Server:
                     for node in self.registry.live():
                         self._send_heartbeat(node.identity)
                 self.jobs.flush()
-                if now - last_prune >= 60:
+                if now - last_prune >= min(60.0, max(self.job_ttl / 4, 0.5)):
                     last_prune = now
                     self.jobs.prune(self.job_ttl)
             except Exception:

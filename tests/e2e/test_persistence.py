@@ -47,7 +47,7 @@ def test_jobs_survive_server_kill9_and_nodes_come_back(tmp_path, store_url):
         for job in after:
             assert job["SUCCESS"] == 3 and job["FAILED"] == 0
         record = c.job(after[-1]["ID"])
-        assert record["STDOUT"] == {node: "second" for node in NODES}
+        assert record["STDOUT"] == dict.fromkeys(NODES, "second")
         assert c.cli("exec", "--verb", "RUN", "--skip-cache echo again", "--wait").returncode == 0
     except Exception:
         print(c.logs())
@@ -68,3 +68,19 @@ def test_bad_datastores_fail_at_server_start(tmp_path):
         assert result.returncode != 0 and time.monotonic() - started < 10
         assert expected in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_records_older_than_job_ttl_are_pruned(tmp_path):
+    from directord.localcluster import wait_for
+
+    c = Cluster(tmp_path, clients=1)
+    c.start_server(True, "--job-ttl", "2")
+    c.start_client("node1")
+    try:
+        c.wait_nodes({"node1"})
+        assert c.cli("exec", "--verb", "RUN", "echo short-lived", "--wait").returncode == 0
+        assert len(json.loads(c.cli("job", "list", "-f", "json").stdout)) == 1
+        wait_for(lambda: c.cli("job", "list").returncode == 1, 10, interval=0.5, what="the record to be pruned")
+        assert "No data found" in c.cli("job", "list").stderr
+    finally:
+        c.stop()
