@@ -173,6 +173,7 @@ class Client:
         last_beat = time.monotonic()
         while True:
             await asyncio.sleep(tick)
+            self.runner.check_timeouts()
             now = time.monotonic()
             if now - last_beat >= self.interval:
                 last_beat = now

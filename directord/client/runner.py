@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import logging
 import os
@@ -62,7 +63,13 @@ def _stamp() -> str:
 
 
 class Runner:
-    """Routes jobs into queues and reports each outcome through ``report``."""
+    """Routes jobs into queues and reports each outcome through ``report``.
+
+    Each queue is drained by one pool thread, which runs its jobs back to back
+    (no event-loop round trip per job); outcomes go back to the event loop with
+    ``call_soon_threadsafe``. ``check_timeouts`` (called by the client's
+    housekeeping) kills the process tree of a job past its ``--timeout``.
+    """
 
     def __init__(self, identity: str, cache: Cache, report: Callable[[Message], None],
                  workers: int = 64, driver: Any = None, shipped_dir: str = ""):
@@ -72,34 +79,27 @@ class Runner:
         self.cache = cache
         self.report = report
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="job")
-        self.queues: dict[str, asyncio.Queue] = {}
-        self.tasks: dict[str, asyncio.Task] = {}
+        self.queues: dict[str, collections.deque] = {}
         self.running: dict[str, lib.JobContext] = {}
+        self._deadlines: dict[str, float] = {}
+        self._workers: set[str] = set()
+        self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
 
-    # -- routing -------------------------------------------------------------
+    # -- routing (event loop) ------------------------------------------------
     def submit(self, job: dict[str, Any]) -> None:
+        self._loop = self._loop or asyncio.get_running_loop()
         if self._is_sentinel(job):
             job["purged"] = self.purge(job["job_id"])
         name = queue_name(job)
-        queue = self.queues.get(name)
-        if queue is None:
-            queue = self.queues[name] = asyncio.Queue()
-        queue.put_nowait(job)
-        if name not in self.tasks:
-            self.tasks[name] = asyncio.create_task(self._serve(name, queue))
-
-    async def _serve(self, name: str, queue: asyncio.Queue) -> None:
-        try:
-            while not queue.empty():
-                await self._run(queue.get_nowait())
-        finally:
-            self.tasks.pop(name, None)
-            if queue.empty():
-                self.queues.pop(name, None)
-            else:  # cancelled with work left: keep the queue for shutdown accounting
-                LOG.debug("queue %s stopped with %d job(s) left", name, queue.qsize())
+        with self._guard:
+            self.queues.setdefault(name, collections.deque()).append(job)
+            start = name not in self._workers
+            self._workers.add(name)
+        if start:
+            self.pool.submit(self._work, name)
 
     @staticmethod
     def _is_sentinel(job: dict[str, Any]) -> bool:
@@ -110,19 +110,44 @@ class Runner:
 
     def purge(self, sentinel_id: str) -> int:
         """Fail every queued (not running) job; their parents are marked failed."""
-        count = 0
-        for queue in list(self.queues.values()):
-            while not queue.empty():
-                job = queue.get_nowait()
-                count += 1
-                self._finish(job, None, None, False, f"Omitted due to sentinel from {sentinel_id}", 0.0)
-        return count
+        with self._guard:
+            drained = [job for queue in self.queues.values() for job in queue]
+            for queue in self.queues.values():
+                queue.clear()
+        for job in drained:
+            self._finish(job, None, None, False, f"Omitted due to sentinel from {sentinel_id}", 0.0)
+        return len(drained)
 
     def pending(self) -> int:
-        return sum(q.qsize() for q in self.queues.values())
+        with self._guard:
+            return sum(len(q) for q in self.queues.values())
 
-    # -- running -------------------------------------------------------------
-    async def _run(self, job: dict[str, Any]) -> None:
+    def check_timeouts(self) -> None:
+        """Kill the process trees of jobs past their deadline (event loop)."""
+        now = time.monotonic()
+        for job_id, deadline in list(self._deadlines.items()):
+            context = self.running.get(job_id)
+            if context is not None and now >= deadline and not context.killed:
+                LOG.warning("job %s timed out; killing its processes", job_id)
+                context.kill()
+
+    # -- running (pool threads) ----------------------------------------------
+    def _work(self, name: str) -> None:
+        while not self._stopped:
+            with self._guard:
+                queue = self.queues.get(name)
+                if not queue:
+                    self.queues.pop(name, None)
+                    self._workers.discard(name)
+                    return
+                job = queue.popleft()
+            try:
+                self._run(job)
+            except Exception:  # never lose the queue's thread to one job
+                LOG.exception("job %s crashed its runner", job.get("job_id"))
+                self._finish(job, None, "internal error running the job", False, None, 0.0)
+
+    def _run(self, job: dict[str, Any]) -> None:
         job_id = job["job_id"]
         parent = job.get("parent_id") or job_id
         if parent != job_id and self.cache.get(parent) == Control.JOB_FAILED.value:
@@ -132,7 +157,7 @@ class Runner:
             return
         try:
             if isinstance(job.get("component"), dict):
-                await self._receive_component(job)
+                self._sync_component(job)
             component = plugins.load_component(job["verb"])()
         except Exception as exc:  # a component that cannot even be built still gets a result
             self._finish(job, None, str(exc), False, None, 0.0)
@@ -147,21 +172,17 @@ class Runner:
         component.publisher = self._publisher(job)
         plugins.fire("directord_job_started", job=job, identity=self.identity)
         context = lib.JobContext(job)
-        self.running[job_id] = context
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.pool, self._execute, component, job, context)
         timeout = float(job.get("timeout") or 600)
+        self.running[job_id] = context
+        self._deadlines[job_id] = time.monotonic() + timeout
         try:
-            result = await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            context.kill()
-            result = (None, f"Timeout encountered after {timeout:g} seconds", False, None, timeout)
+            result = self._execute(component, job, context)
         finally:
             self.running.pop(job_id, None)
+            self._deadlines.pop(job_id, None)
+        if context.killed and not self._stopped:
+            result = (None, f"Timeout encountered after {timeout:g} seconds", False, None, result[4])
         self._finish(job, *result)
-
-    async def _receive_component(self, job: dict[str, Any]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self.pool, self._sync_component, job)
 
     def _sync_component(self, job: dict[str, Any]) -> None:
         """Worker thread: fetch the server's copy of a component file unless this node has it."""
@@ -200,20 +221,23 @@ class Runner:
 
     def _publisher(self, job: dict[str, Any]) -> Callable[[str | None, str | None], None]:
         """Thread-safe interim status for a running job (e.g. QUERY answers)."""
-        loop = asyncio.get_running_loop()
 
         def publish(stdout: str | None, info: str | None) -> None:
-            message = Message(job["job_id"], Control.JOB_PROCESSING.value, str(job.get("verb", "")),
-                              info=info, stdout=_text(stdout))
-            loop.call_soon_threadsafe(self.report, message)
+            self._emit(Message(job["job_id"], Control.JOB_PROCESSING.value, str(job.get("verb", "")),
+                               info=info, stdout=_text(stdout)))
 
         return publish
+
+    def _emit(self, message: Message) -> None:
+        """Hand a status to the event loop (from any thread)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.report, message)
 
     def _lock_for(self, component: Any, job: dict[str, Any]) -> threading.Lock | None:
         if not (getattr(component, "requires_lock", False) or job.get("force_lock")):
             return None
         name = getattr(component, "lock_name", None) or str(job.get("verb", "")).lower()
-        with self._locks_guard:
+        with self._guard:
             return self._locks.setdefault(name, threading.Lock())
 
     def _finish(self, job: dict[str, Any], stdout: Any, stderr: Any, outcome: Any,
@@ -230,14 +254,13 @@ class Runner:
         data = {"execution_time": execution_time, "return_timestamp": _stamp()}
         if job.get("component_exec_timestamp"):
             data["component_exec_timestamp"] = job["component_exec_timestamp"]
-        self.report(Message(job["job_id"], control.value, str(job.get("verb", "")), data=data,
-                            info=_text(info) or default_info, stderr=_text(stderr), stdout=_text(stdout)))
+        self._emit(Message(job["job_id"], control.value, str(job.get("verb", "")), data=data,
+                           info=_text(info) or default_info, stderr=_text(stderr), stdout=_text(stdout)))
 
     # -- shutdown ------------------------------------------------------------
     def stop(self) -> None:
         """Kill running jobs' processes and stop taking work."""
+        self._stopped = True
         for context in list(self.running.values()):
             context.kill()
-        for task in list(self.tasks.values()):
-            task.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -66,6 +66,7 @@ def test_sentinel_purges_queued_jobs_but_not_running_ones(runner: Runner, cache:
         assert await until(lambda: {"a1", "g1"} <= set(runner.running))
         assert runner.pending() == 4
         runner.submit(make_job("QUEUESENTINEL", "true", "s1", "ps"))
+        assert await until(lambda: reports.done(*purged), timeout=0.25)  # statuses reach the loop
         seen = {  # state right after the purge, before the running jobs finish
             "reports": {m.msg_id: m for m in reports if m.control in (END, FAILED)},
             "pa": cache.get("pa"),
@@ -80,7 +81,7 @@ def test_sentinel_purges_queued_jobs_but_not_running_ones(runner: Runner, cache:
         return seen
 
     seen = asyncio.run(scenario())
-    assert set(seen["reports"]) == set(purged)
+    assert set(seen["reports"]) - {"s1"} == set(purged)  # the sentinel itself may be done already
     assert seen["running"] == {"a1", "g1"}
     for job_id in purged:
         (message,) = reports.final(job_id)
