@@ -19,13 +19,15 @@ LOG = logging.getLogger(__name__)
 class Delivery:
     """Per-peer outgoing batches plus the reliable messages not yet acknowledged.
 
-    ``send`` is the driver's non-blocking send. Messages queued during one
-    event-loop tick leave as one frame per peer. Reliable messages stay in
-    ``unacked`` until ``acked``; ``resend`` re-queues them.
+    ``send`` is the driver's non-blocking send. Messages queued within
+    ``delay`` seconds (by default: one event-loop tick) leave as one frame per
+    peer. Reliable messages stay in ``unacked`` until ``acked``; ``resend``
+    re-queues them.
     """
 
-    def __init__(self, send: Callable[[str, bytes], bool]):
+    def __init__(self, send: Callable[[str, bytes], bool], delay: float = 0.0):
         self._send = send
+        self.delay = delay
         self.pending: dict[str, list[Message]] = {}
         self.unacked: dict[str, dict[str, tuple[Message, float]]] = {}
         self._scheduled = False
@@ -37,7 +39,11 @@ class Delivery:
             self.unacked.setdefault(node, {})[message.msg_id] = (message, time.monotonic())
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = asyncio.get_running_loop()
+            if self.delay:
+                loop.call_later(self.delay, self.flush)
+            else:
+                loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self._scheduled = False

@@ -22,6 +22,7 @@ from directord.models import FINAL_STATES, Control, Message
 LOG = logging.getLogger(__name__)
 SERVER = "server"
 SEEN_LIMIT = 100_000
+RESULT_BATCH_DELAY = 0.01
 MACHINE_ID_FILES = ("/sys/class/dmi/id/product_uuid", "/run/machine-id", "/etc/machine-id",
                     "/var/lib/dbus/machine-id", "/proc/sys/kernel/random/boot_id")
 
@@ -64,7 +65,8 @@ class Client:
         args_ttl, jobs_ttl = float(config.cache_args_ttl), float(config.cache_jobs_ttl)
         self.cache = Cache(os.path.join(cache_dir, "cache.sqlite"), ttls={
             "args": args_ttl, "envs": args_ttl, "query": args_ttl, "jobs": jobs_ttl, "parents": jobs_ttl})
-        self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame))
+        # Results leave in small batches: fewer frames for the server to take apart.
+        self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame), delay=RESULT_BATCH_DELAY)
         shipped = os.path.join(config.cache_path, "components")
         os.makedirs(shipped, exist_ok=True)
         plugins.configure_components([shipped, config.components_path])

@@ -25,6 +25,7 @@ from directord.server.registry import NodeRegistry
 
 LOG = logging.getLogger(__name__)
 WAIT_LIMIT = 60.0
+ACK_BATCH_DELAY = 0.05
 
 
 class Server:
@@ -43,6 +44,7 @@ class Server:
         self.job_ttl = float(config.job_ttl)
         self.dropped = wire.DropCounter(LOG)
         self._acks: dict[str, list[str]] = {}
+        self._acks_scheduled = False
         self._orphans: dict[str, float] = {}
         self._node_saved: dict[str, float] = {}
         self._component_hashes: dict[str, tuple[int, str]] = {}
@@ -118,7 +120,9 @@ class Server:
                 self._status(identity, message)
             else:
                 self.dropped.drop(identity, f"unexpected control {message.control!r}")
-        self._send_acks()
+        if self._acks and not self._acks_scheduled:  # acks leave in batches; results re-send after seconds
+            self._acks_scheduled = True
+            asyncio.get_running_loop().call_later(ACK_BATCH_DELAY, self._send_acks)
 
     def _heartbeat(self, identity: str, message: Message) -> None:
         data = message.data if isinstance(message.data, dict) else {}
@@ -166,6 +170,7 @@ class Server:
             self.submit(follow_up)
 
     def _send_acks(self) -> None:
+        self._acks_scheduled = False
         acks, self._acks = self._acks, {}
         for node, job_ids in acks.items():
             self.delivery.queue(node, Message(str(uuid.uuid4()), Control.ACK.value, data=job_ids))
