@@ -89,6 +89,9 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds the CLI waits for the server to answer one request."),
     Option("components_path", str, "/etc/directord/components",
            "Directory of component files (<verb>.py) that the server ships to nodes."),
+    Option("zmq_shared_key", str, "", "Shared key (ZeroMQ PLAIN auth); prefer the env var or config file."),
+    Option("zmq_curve_encryption", parse_bool, False, "Encrypt and authenticate with CURVE keys."),
+    Option("zmq_keys_path", str, "/etc/directord", "Directory of public_keys/ and private_keys/."),
     Option("zmq_highwater_mark", int, 1024, "ZeroMQ high-water mark (x4 on job sockets)."),
     Option("zmq_bind_address", str, "*", "Address the server binds to.", scope="server"),
     Option("job_ttl", positive_float, 7 * 86400.0, "Seconds job records are kept.", scope="server"),
@@ -107,15 +110,14 @@ BY_DEST = {opt.dest: opt for opt in OPTIONS}
 def add_options(parser: argparse.ArgumentParser, scope: str) -> None:
     """Add every option of ``scope`` to ``parser`` with ``default=None``."""
     for opt in OPTIONS:
-        if opt.scope == scope:
-            parser.add_argument(
-                *opt.flags,
-                dest=opt.dest,
-                default=None,
-                type=_cli_type(opt),
-                metavar=opt.dest.upper(),
-                help=f"{opt.help} [env {opt.env_names[0]}, default {opt.default!r}]",
-            )
+        if opt.scope != scope:
+            continue
+        text = f"{opt.help} [env {opt.env_names[0]}, default {opt.default!r}]"
+        if opt.type is parse_bool:  # a flag: present means true
+            parser.add_argument(*opt.flags, dest=opt.dest, default=None, action="store_const", const=True, help=text)
+        else:
+            parser.add_argument(*opt.flags, dest=opt.dest, default=None, type=_cli_type(opt),
+                                metavar=opt.dest.upper(), help=text)
 
 
 def _cli_type(opt: Option) -> Callable[[str], Any]:

@@ -82,8 +82,10 @@ class Cluster:
     """Server + clients on free ports with private socket, cache and log paths."""
 
     def __init__(self, root: Path, clients: int = 3, heartbeat: float = 1.0,
-                 datastore: str = "memory", env: dict[str, str] | None = None):
+                 datastore: str = "memory", env: dict[str, str] | None = None, extra: tuple[str, ...] = ()):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.extra = list(extra)  # more global options for every process (e.g. auth)
         self.heartbeat = heartbeat
         self.datastore = datastore
         self.job_port, self.backend_port = free_port(), free_port()
@@ -108,7 +110,7 @@ class Cluster:
                 "--components-path", str(components)]
         if identity:
             args += ["--identity", identity, "--cache-path", str(self.root / identity)]
-        return args
+        return args + self.extra
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         with open(self.root / f"{name}.log", "ab") as log:  # the child keeps its own copy
@@ -170,9 +172,13 @@ class Cluster:
         return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.root.glob("*.log"))
 
     # -- the CLI -------------------------------------------------------------
+    def cli_argv(self, *args: str) -> list[str]:
+        """The command line of ``directord <global options> *args`` for this cluster."""
+        return [PYTHON, "-m", "directord", *self.global_args(), *args]
+
     def cli(self, *args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess:
         """Run ``directord <global options> *args`` against this cluster."""
-        return subprocess.run([PYTHON, "-m", "directord", *self.global_args(), *args], capture_output=True,
+        return subprocess.run(self.cli_argv(*args), capture_output=True,
                               text=True, timeout=timeout, env=self.env, cwd=cwd or self.root, stdin=subprocess.DEVNULL)
 
     def job(self, job_id: str = "last") -> dict[str, Any]:

@@ -43,3 +43,18 @@ class CacheDump(DirectordCommand, ShowOne):
     def take_action(self, parsed_args):
         rows = cache_rows(self.app.config.cache_path)
         return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+
+
+class NodeKeygen(DirectordCommand, Lister):
+    """Create per-node CURVE keys: the node may then speak only as itself."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("names", nargs="+", metavar="NAME", help="Node identities.")
+        return parser
+
+    def take_action(self, parsed_args):
+        from directord.drivers.zmq_auth import generate
+
+        written = generate(self.app.config.zmq_keys_path, parsed_args.names)
+        return ("FILE",), [(path,) for path in written]

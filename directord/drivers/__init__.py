@@ -75,6 +75,10 @@ class Driver(abc.ABC):
     def backend_send(self, identity: str, frame: bytes) -> bool:
         """Server: reply on the backend without blocking."""
 
+    def may_act_as(self, identity: str, node: str) -> bool:
+        """Server: may backend peer ``identity`` act for ``node``? (drivers with auth narrow this)"""
+        return True
+
     @abc.abstractmethod
     def open_backend(self) -> BackendConnection:
         """Client: a new blocking backend connection (usable from any thread)."""

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import uuid
 from typing import Any
@@ -16,6 +17,7 @@ import zmq
 import zmq.asyncio
 
 from directord.drivers import BackendConnection, Driver
+from directord.drivers.zmq_auth import Security
 from directord.exceptions import DirectordError
 
 LOG = logging.getLogger(__name__)
@@ -37,12 +39,21 @@ def _tune(sock: zmq.Socket, config: Any, hwm_factor: int = 4) -> None:
     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, interval_ms * 3)
 
 
+def _user_id(frame: zmq.Frame) -> str | None:
+    """The ZAP User-Id the server's authenticator gave this connection, if any."""
+    try:
+        return frame.get("User-Id")
+    except zmq.ZMQError:
+        return None
+
+
 class ZmqBackend(BackendConnection):
     """A blocking request/reply stream to the server's backend ROUTER."""
 
-    def __init__(self, context: zmq.Context, config: Any):
+    def __init__(self, context: zmq.Context, config: Any, security: Security):
         self._sock = context.socket(zmq.DEALER)
         _tune(self._sock, config, hwm_factor=1)
+        security.client_socket(self._sock)
         self._sock.setsockopt(zmq.IDENTITY, f"backend-{uuid.uuid4()}".encode())
         self._sock.connect(f"tcp://{config.zmq_server_address}:{config.backend_port}")
 
@@ -68,11 +79,16 @@ class ZmqDriver(Driver):
         self._socket: zmq.asyncio.Socket | None = None
         self._backend: zmq.asyncio.Socket | None = None
         self._server = False
+        self.security = Security(config)
+        self.refused = 0  # messages from a key that may not speak for that identity
+        self._backend_users: collections.OrderedDict[str, str | None] = collections.OrderedDict()
 
     # -- server --------------------------------------------------------------
     def _bind(self, port: int, what: str) -> zmq.asyncio.Socket:
+        self.security.start_server(self._context)
         sock = self._context.socket(zmq.ROUTER)
         _tune(sock, self.config)
+        self.security.server_socket(sock)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
         address = f"tcp://{self.config.zmq_bind_address}:{port}"
@@ -91,10 +107,19 @@ class ZmqDriver(Driver):
     async def backend_recv(self) -> tuple[str, bytes]:
         assert self._backend is not None, "backend_recv before bind"
         while True:
-            parts = await self._backend.recv_multipart(copy=True)
+            parts = await self._backend.recv_multipart(copy=False)
             if len(parts) == 2:
-                return parts[0].decode("utf-8", "replace"), parts[1]
+                identity = parts[0].bytes.decode("utf-8", "replace")
+                if self.security.curve:
+                    self._backend_users[identity] = _user_id(parts[1])
+                    while len(self._backend_users) > 10_000:
+                        self._backend_users.popitem(last=False)
+                return identity, parts[1].bytes
             LOG.debug("dropped a backend message of %d frames", len(parts))
+
+    def may_act_as(self, identity: str, node: str) -> bool:
+        """Backend: may the connection ``identity`` ask on behalf of ``node``?"""
+        return not self.security.curve or self.security.allows(node, self._backend_users.get(identity))
 
     def backend_send(self, identity: str, frame: bytes) -> bool:
         return self._send(self._backend, [identity.encode(), frame], identity)
@@ -104,6 +129,7 @@ class ZmqDriver(Driver):
         sock = self._context.socket(zmq.DEALER)
         _tune(sock, self.config)
         sock.setsockopt(zmq.IDENTITY, self.identity.encode())
+        self.security.client_socket(sock)
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
         address = f"tcp://{self.config.zmq_server_address}:{self.config.job_port}"
@@ -114,7 +140,7 @@ class ZmqDriver(Driver):
     def open_backend(self) -> BackendConnection:
         if self._sync_context is None:
             self._sync_context = zmq.Context()
-        return ZmqBackend(self._sync_context, self.config)
+        return ZmqBackend(self._sync_context, self.config, self.security)
 
     # -- both ----------------------------------------------------------------
     async def recv(self) -> tuple[str, bytes]:
@@ -123,7 +149,7 @@ class ZmqDriver(Driver):
             if sock is None:
                 raise ConnectionError("the job channel is closed")
             try:
-                parts = await sock.recv_multipart(copy=True)
+                parts = await sock.recv_multipart(copy=False)
             except (zmq.ZMQError, asyncio.CancelledError):
                 # Closing a socket cancels its pending recv: carry on if a
                 # reconnect swapped the socket and nobody cancelled this task.
@@ -132,9 +158,14 @@ class ZmqDriver(Driver):
                     raise
                 continue
             if self._server and len(parts) == 2:
-                return parts[0].decode("utf-8", "replace"), parts[1]
+                identity = parts[0].bytes.decode("utf-8", "replace")
+                if not self.security.curve or self.security.allows(identity, _user_id(parts[1])):
+                    return identity, parts[1].bytes
+                self.refused += 1
+                LOG.warning("refused a message claiming to be %r from key %r", identity[:64], _user_id(parts[1]))
+                continue
             if not self._server and len(parts) == 1:
-                return "", parts[0]
+                return "", parts[0].bytes
             LOG.debug("dropped a message of %d frames (wrong frame count)", len(parts))
 
     def send(self, identity: str | None, frame: bytes) -> bool:
@@ -156,3 +187,5 @@ class ZmqDriver(Driver):
             if sock is not None:
                 sock.close(0)
         self._socket = self._backend = None
+        if self._server:
+            self.security.stop()

@@ -19,6 +19,7 @@ from directord.server.jobs import JobTable
 
 LOG = logging.getLogger(__name__)
 MAX_CHUNK = 4 * 1024 * 1024
+REFUSED_PEER = "this key may not act for that node"
 
 
 def transfer_sources(job: dict[str, Any]) -> set[str]:
@@ -56,7 +57,11 @@ class BackendService:
                 continue
             for message in messages:
                 try:
-                    reply = await self.answer(message)
+                    node = str(message.data.get("node", "")) if isinstance(message.data, dict) else ""
+                    if self.driver.may_act_as(identity, node):
+                        reply = await self.answer(message)
+                    else:
+                        reply = Message(message.msg_id, Control.JOB_FAILED.value, info=REFUSED_PEER)
                 except Exception as exc:  # never let one request stop the channel
                     LOG.exception("backend request %s failed", message.msg_id)
                     reply = Message(message.msg_id, Control.JOB_FAILED.value, info=f"backend error: {exc}")

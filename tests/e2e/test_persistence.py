@@ -23,7 +23,6 @@ def store_url(request, tmp_path):
 
 def test_jobs_survive_server_kill9_and_nodes_come_back(tmp_path, store_url):
     c = Cluster(tmp_path / "cluster", datastore=store_url)
-    (tmp_path / "cluster").mkdir()
     try:
         c.start()
         path = c.write("persist.yaml", """

@@ -1,0 +1,145 @@
+"""Authenticated clusters: shared key (PLAIN), CURVE, per-node keys, the user socket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from directord.localcluster import Cluster, wait_for
+
+DIRECTORD = [sys.executable, "-m", "directord"]
+
+
+def start(cluster: Cluster) -> Cluster:
+    try:
+        return cluster.start()
+    except Exception:
+        print(cluster.logs())
+        cluster.stop()
+        raise
+
+
+def spawn_client(cluster: Cluster, identity: str, *extra: str):
+    """A client with hand-picked options (a rogue one, say)."""
+    args = [a for a in cluster.global_args(identity) if a not in cluster.extra] + list(extra)
+    return cluster._spawn(identity + "-rogue", [*args, "client", "--zmq-server-address", "127.0.0.1"])
+
+
+def stays_out(cluster: Cluster, identity: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if identity in cluster.live_nodes():
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def test_shared_key_keeps_out_a_wrong_key(tmp_path):
+    c = start(Cluster(tmp_path, clients=2, env={"DIRECTORD_ZMQ_SHARED_KEY": "s3cret-key"}))
+    try:
+        rogue = spawn_client(c, "intruder", "--zmq-shared-key", "wrong-key")
+        assert stays_out(c, "intruder", 3 * c.heartbeat + 1)
+        assert c.live_nodes() == {"node1", "node2"}
+        result = c.cli("exec", "--verb", "RUN", "echo authenticated", "--wait")
+        assert result.returncode == 0
+        assert set(c.job()["STDOUT"]) == {"node1", "node2"}  # the intruder received nothing
+        assert "s3cret-key" not in c.logs()  # secrets never logged
+        rogue.kill()
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def keys(tmp_path):
+    path = tmp_path / "keys"
+    result = subprocess.run([*DIRECTORD, "--zmq-keys-path", str(path), "server", "--zmq-generate-keys"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert (path / "public_keys" / "server.key").exists() and (path / "private_keys" / "client.key_secret").exists()
+    return path
+
+
+def test_curve_rejects_an_unknown_key(tmp_path, keys):
+    c = start(Cluster(tmp_path / "c", clients=2, extra=("--zmq-curve-encryption", "--zmq-keys-path", str(keys))))
+    try:
+        other = tmp_path / "other-keys"  # a key pair the server never saw, plus the real server key
+        subprocess.run([*DIRECTORD, "--zmq-keys-path", str(other), "server", "--zmq-generate-keys"],
+                       check=True, capture_output=True, timeout=30)
+        shutil.copy(keys / "public_keys" / "server.key", other / "public_keys" / "server.key")
+        rogue = spawn_client(c, "stranger", "--zmq-curve-encryption", "--zmq-keys-path", str(other))
+        assert stays_out(c, "stranger", 3 * c.heartbeat + 1)
+        assert c.cli("exec", "--verb", "RUN", "echo encrypted", "--wait").returncode == 0
+        assert set(c.job()["STDOUT"]) == {"node1", "node2"}
+        rogue.kill()
+    finally:
+        c.stop()
+
+
+def test_per_node_keys_bind_identity_and_revoke_without_restart(tmp_path, keys):
+    os.remove(keys / "public_keys" / "client.key")  # no shared client key: every node has its own
+    made = subprocess.run([*DIRECTORD, "--zmq-keys-path", str(keys), "node", "keygen", "node1", "node2"],
+                          capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    c = start(Cluster(tmp_path / "c", clients=2, extra=("--zmq-curve-encryption", "--zmq-keys-path", str(keys))))
+    try:
+        # node1's key, claiming to be node3: refused.
+        impostor_keys = tmp_path / "impostor"
+        (impostor_keys / "public_keys").mkdir(parents=True)
+        (impostor_keys / "private_keys").mkdir()
+        shutil.copy(keys / "public_keys" / "server.key", impostor_keys / "public_keys")
+        shutil.copy(keys / "private_keys" / "node1.key_secret", impostor_keys / "private_keys" / "node3.key_secret")
+        impostor = spawn_client(c, "node3", "--zmq-curve-encryption", "--zmq-keys-path", str(impostor_keys))
+        assert stays_out(c, "node3", 3 * c.heartbeat + 1)
+        assert "refused a message claiming to be 'node3'" in (c.root / "server.log").read_text()
+        impostor.kill()
+        # Revoke node2: it drops out without a server restart.
+        os.remove(keys / "public_keys" / "node2.key")
+        revoked = time.monotonic()
+        c.wait_nodes({"node1"}, timeout=3 * c.heartbeat + 5)
+        print(f"per-node key revoked: node2 gone after {time.monotonic() - revoked:.1f} s, no restart")
+        assert c.server.poll() is None
+    finally:
+        c.stop()
+
+
+def test_user_outside_the_socket_group_gets_a_clear_error():
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed to run the CLI as another user")
+    root = Path(tempfile.mkdtemp(prefix="directord-perm-"))
+    os.chmod(root, 0o755)  # noqa: S103 - nobody may reach the socket file, not open it
+    c = Cluster(root, clients=0)
+    c.start_server()
+    try:
+        result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 *c.cli_argv("node", "list")], capture_output=True, text=True, timeout=30,
+                                env=c.env)
+        assert result.returncode == 1
+        assert f"permission denied on {c.socket}; add the user to group" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        c.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_cli_against_a_frozen_server_gives_up_within_its_timeout(tmp_path):
+    c = Cluster(tmp_path, clients=0)
+    c.start_server()
+    try:
+        c.server.send_signal(19)  # SIGSTOP
+        started = time.monotonic()
+        result = c.cli("--request-timeout", "2", "node", "list")
+        elapsed = time.monotonic() - started
+        assert result.returncode == 1 and elapsed < 5
+        assert "did not answer within 2s" in result.stderr
+        print(f"frozen server: CLI gave up after {elapsed:.1f} s")
+    finally:
+        c.server.send_signal(18)  # SIGCONT
+        c.stop()
+    wait_for(lambda: c.server.poll() is not None, 10)
