@@ -37,6 +37,7 @@ def _tune(sock: zmq.Socket, config: Any, hwm_factor: int = 4) -> None:
     interval_ms = max(int(float(config.heartbeat_interval) * 1000), 100)
     sock.setsockopt(zmq.HEARTBEAT_IVL, interval_ms)
     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, interval_ms * 3)
+    sock.setsockopt(zmq.HANDSHAKE_IVL, max(interval_ms * 3, 2000))  # a stuck handshake is retried
 
 
 def _user_id(frame: zmq.Frame) -> str | None:

@@ -171,6 +171,7 @@ class Server:
 
     def _send_acks(self) -> None:
         self._acks_scheduled = False
+        self.jobs.flush()  # a result is acknowledged only once it is in the datastore
         acks, self._acks = self._acks, {}
         for node, job_ids in acks.items():
             self.delivery.queue(node, Message(str(uuid.uuid4()), Control.ACK.value, data=job_ids))
@@ -241,6 +242,7 @@ class Server:
         warnings: list[str] = []
         for job, (targets, unknown) in zip(jobs, plans, strict=True):
             warnings.extend(self._dispatch(job, targets, unknown, live))
+        self.jobs.flush()  # accepted means stored
         return {"job_ids": [job["job_id"] for job in jobs], "warnings": sorted(set(warnings))}
 
     def _plan(self, job: dict[str, Any], live: list[str]) -> tuple[list[str], list[str]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 
 import pytest
+from blackhole import BlackholeProxy
 
 from directord.localcluster import Cluster, wait_for
 
@@ -137,3 +139,121 @@ def test_client_reconnects_after_a_frozen_server_thaws(own_cluster):
     result = c.cli("exec", "--verb", "RUN", "--skip-cache echo thawed", "--wait")
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(c.job()["STDOUT"].values()) == {"thawed"}
+
+
+def set_identity_args(c, nodes):
+    for node in nodes:
+        assert c.cli("exec", "--verb", "ARG", f"me {node}", "--target", node, "--wait").returncode == 0
+
+
+def run_counts(log):
+    counts = {}
+    if log.exists():
+        for line in log.read_text().split():
+            counts[line] = counts.get(line, 0) + 1
+    return counts
+
+
+def submit_batch(c, tag, count, log, *extra):
+    path = c.write(f"{tag}.yaml", "- async: true\n  jobs:\n" + "".join(
+        f"    - RUN: --skip-cache sleep 0.2 && echo {{{{ me }}}}-{tag}{i} >> {log}\n" for i in range(count)))
+    result = c.cli("orchestrate", str(path), *extra)
+    assert result.returncode == 0, result.stderr
+    return [line.split()[-1] for line in result.stdout.splitlines()]
+
+
+def settle(c, job_ids, timeout=30):
+    """Wait until every job is complete; returns the records."""
+    wait_for(lambda: all(not c.job(j)["PROCESSING"] for j in job_ids), timeout, interval=0.25,
+             what="every job to finish or fail")
+    return [c.job(j) for j in job_ids]
+
+
+def test_server_kill9_with_a_persistent_store_loses_nothing(tmp_path):
+    c = Cluster(tmp_path, datastore=(tmp_path / "store").as_uri())
+    try:
+        c.start()
+        set_identity_args(c, c.names)
+        log = tmp_path / "runs.log"
+        job_ids = submit_batch(c, "k", 20, log)
+        wait_for(lambda: len(run_counts(log)) >= 6, 20, what="some jobs to have run")
+        c.server.kill()
+        c.server.wait(5)
+        c.start_server()
+        records = settle(c, job_ids, timeout=60)
+        lost = sum(1 for r in records for n in c.names if n not in r["SUCCESS"])
+        counts = run_counts(log)
+        duplicates = sum(1 for v in counts.values() if v > 1)
+        print(f"server kill -9 mid-run (file store): lost jobs = {lost}, duplicate runs = {duplicates}, "
+              f"node-results = {sum(len(r['SUCCESS']) for r in records)}")
+        assert lost == 0 and duplicates == 0
+        assert len(counts) == 20 * 3
+    except Exception:
+        print(c.logs())
+        raise
+    finally:
+        c.stop()
+
+
+def test_client_sigstop_expires_and_a_late_result_does_not_flip_the_record(own_cluster):
+    c = own_cluster
+    submitted = c.cli("exec", "--verb", "RUN", "--skip-cache sleep 1 && echo late", "--target", "node1")
+    job_id = submitted.stdout.split()[-1]
+    wait_for(lambda: c.job(job_id)["INFO"].get("node1") == "task queued", 10, what="node1 to take the job")
+    c.signal(c.clients["node1"], signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        wait_for(lambda: c.job(job_id)["FAILED"] == ["node1"], 3 * c.heartbeat + 5, what="the job to fail")
+        failed_after = time.monotonic() - stopped
+    finally:
+        c.signal(c.clients["node1"], signal.SIGCONT)
+    c.wait_nodes({"node1", "node2", "node3"}, timeout=10)
+    # A later job's result travels behind the late one on the same connection.
+    assert c.cli("exec", "--verb", "RUN", "--skip-cache true", "--target", "node1", "--wait").returncode == 0
+    record = c.job(job_id)
+    print(f"client SIGSTOP: job failed after {failed_after:.1f} s; node back; record kept: {record['INFO']['node1']}")
+    assert record["FAILED"] == ["node1"] and record["SUCCESS"] == []
+    assert "expired" in record["INFO"]["node1"]
+
+
+def test_partitioned_node_runs_each_job_at_most_once_and_loses_none(tmp_path):
+    c = Cluster(tmp_path, clients=2)
+    proxy = None
+    try:
+        c.start()
+        proxy = BlackholeProxy(c.job_port)
+        args = [a if a != str(c.job_port) else str(proxy.port) for a in c.global_args("node3")]
+        c.clients["node3"] = c._spawn("node3", [*args, "client", "--zmq-server-address", "127.0.0.1"])
+        c.wait_nodes({"node1", "node2", "node3"})
+        set_identity_args(c, c.names + ["node3"])
+        log = tmp_path / "runs.log"
+        before = submit_batch(c, "a", 5, log)
+        settle(c, before)
+        proxy.cut()
+        cut = time.monotonic()
+        during = submit_batch(c, "b", 5, log)
+        wait_for(lambda: time.monotonic() - cut >= 5 * c.heartbeat, 10)
+        proxy.heal()
+        c.wait_nodes({"node1", "node2", "node3"}, timeout=20)
+        after = submit_batch(c, "c", 5, log)
+        records = settle(c, before + during + after)
+        counts = run_counts(log)
+        nodes = ["node1", "node2", "node3"]
+        lost = sum(1 for r in records for n in nodes if n not in r["SUCCESS"] + r["FAILED"])
+        duplicates = sum(1 for v in counts.values() if v > 1)
+        failed = sum(len(r["FAILED"]) for r in records)
+        print(f"partition of node3 for 5 heartbeats: lost = {lost}, duplicate runs = {duplicates}, "
+              f"recorded failed = {failed}")
+        assert lost == 0 and duplicates == 0
+        for record in records:  # a success ran exactly once
+            tag = re.search(r"}}-(\w+)", record["JOB_DEFINITION"]["command"]).group(1)
+            for node in record["SUCCESS"]:
+                assert counts.get(f"{node}-{tag}") == 1
+        assert all(c.job(j)["SUCCESS"] == nodes for j in after)
+    except Exception:
+        print(c.logs())
+        raise
+    finally:
+        if proxy is not None:
+            proxy.close()
+        c.stop()
