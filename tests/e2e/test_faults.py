@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import time
 
 import pytest
@@ -34,6 +35,7 @@ def test_client_kill9_expires_and_its_running_job_fails(own_cluster):
     killed = time.monotonic()
     c.wait_nodes({"node1", "node2"}, timeout=10)
     gone_after = time.monotonic() - killed
+    print(f"client kill -9: node gone and its job failed after {gone_after:.1f} s")
     assert gone_after <= 3 * c.heartbeat + 1.0, gone_after
     record = c.job(job_id)
     assert record["FAILED"] == ["node3"]
@@ -48,7 +50,9 @@ def test_clients_reconnect_after_server_restart(own_cluster):
     c.start_server()
     restarted = time.monotonic()
     c.wait_nodes({"node1", "node2", "node3"}, timeout=3 * c.heartbeat + 5)
-    assert time.monotonic() - restarted <= 3 * c.heartbeat + 5
+    back_after = time.monotonic() - restarted
+    print(f"server kill -9: all clients re-registered {back_after:.1f} s after the restart")
+    assert back_after <= 3 * c.heartbeat
     result = c.cli("exec", "--verb", "RUN", "--skip-cache echo back", "--wait")
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(c.job()["STDOUT"].values()) == {"back"}
@@ -63,6 +67,7 @@ def test_sigterm_stops_server_and_clients_quickly_even_with_peers_gone(own_clust
     started = time.monotonic()
     for process in c.clients.values():
         assert process.wait(5) is not None
+    print(f"SIGTERM: 3 clients (server gone, jobs running) exited in {time.monotonic() - started:.2f} s")
     assert time.monotonic() - started < 5
 
 
@@ -74,6 +79,7 @@ def test_server_sigterm_with_clients_gone(tmp_path):
         c.server.send_signal(signal.SIGTERM)
         started = time.monotonic()
         assert c.server.wait(5) == 0
+        print(f"SIGTERM: server (clients gone) exited in {time.monotonic() - started:.2f} s")
         assert time.monotonic() - started < 5
     finally:
         c.stop()
@@ -112,19 +118,25 @@ def test_garbage_frames_are_dropped_and_the_server_keeps_serving(own_cluster):
     rogue.setsockopt(zmq.IDENTITY, b"rogue")
     rogue.setsockopt(zmq.LINGER, 5000)  # close() flushes what was queued
     rogue.connect(f"tcp://127.0.0.1:{c.job_port}")
-    garbage = [[b"not msgpack"], [b"\x92\x01\x91\x93"], [b"a", b"b", b"c"], [b"\xc1" * 1000],
-               [os.urandom(4096)], [b""]]
-    for _ in range(50):
-        for frames in garbage:
-            rogue.send_multipart(frames)
+    garbage = [[b"not msgpack"], [b"\x92\x01\x91\x93"], [b"a", b"b", b"c"], [b"\xc1" * 1000], [b""]]
+    for index in range(10_000):
+        rogue.send_multipart(garbage[index % len(garbage)] if index % 2 else [os.urandom(index % 2048)])
     rogue.close()
     context.term()
+    for _ in range(20):  # raw TCP bytes that are not even ZMTP
+        with socket.create_connection(("127.0.0.1", c.job_port)) as raw:
+            raw.sendall(os.urandom(8192))
     log = c.root / "server.log"
     wait_for(lambda: "dropped" in log.read_text(), 10, what="the server to drop the garbage")
     result = c.cli("exec", "--verb", "RUN", "--skip-cache echo still-alive", "--wait")
     assert result.returncode == 0, result.stderr
     assert set(c.job()["STDOUT"].values()) == {"still-alive"}
     assert "rogue" not in c.live_nodes()
+    set_identity_args(c, c.names)
+    batch = submit_batch(c, "g", 10, c.root / "garbage-runs.log")
+    records = settle(c, batch)
+    assert all(len(r["SUCCESS"]) == 3 for r in records)  # every job and result of a good client went through
+    print("10,000 random frames + raw TCP garbage: server alive, 30/30 node-results after")
 
 
 def test_client_reconnects_after_a_frozen_server_thaws(own_cluster):

@@ -1,0 +1,136 @@
+"""Targets (pass/fail), the results tables and the ours / original comparison."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+JOB_LOADS = ("sync", "async", "noop")
+_OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}
+
+
+def _field(key: str, name: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda results: (results.get(key) or {}).get(name)
+
+
+def _worst(name: str) -> Callable[[dict[str, Any]], float | None]:
+    """The highest ``name`` over the sync, async and noop workloads."""
+    def value(results: dict[str, Any]) -> float | None:
+        found = [results[key][name] for key in JOB_LOADS if key in results]
+        return max(found) if found else None
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str  # {sync}, {fanout}... become the workload labels
+    value: Callable[[dict[str, Any]], float | None]
+    op: str
+    limit: float
+
+
+TARGETS = [
+    Target("{sync} <= 1.3 x floor", _field("sync", "ratio_to_floor"), "<=", 1.3),
+    Target("{async} <= 1.2 x floor", _field("async", "ratio_to_floor"), "<=", 1.2),
+    Target("{noop} >= 6,000 node-results/s", _field("noop", "node_results_per_s"), ">=", 6000),
+    Target("{fanout}: p50 round trip < 1 s", _field("fanout", "p50_s"), "<", 1.0),
+    Target("{simfleet}: server CPU per node-result, largest / smallest fleet <= 1.5",
+           _field("simfleet", "cpu_ratio"), "<=", 1.5),
+    Target("{sync}: server RSS growth < 10 MiB per 1000 retained records",
+           _field("sync", "server_rss_growth_mib_per_1000_records"), "<", 10),
+    Target("exec --verb RUN ... --wait round trip (CLI included) < 0.3 s", _field("exec", "wall_s"), "<", 0.3),
+    Target("server peak RSS < 64 MiB (worst of sync/async/noop)", _worst("server_peak_rss_mib"), "<", 64),
+    Target("client peak RSS < 48 MiB (worst of sync/async/noop)", _worst("client_peak_rss_mib"), "<", 48),
+]
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its measured value and ``pass`` (None when not measured)."""
+    labels = {key: value.get("label", key) for key, value in results.items() if isinstance(value, dict)}
+    labels = {key: labels.get(key, key) for key in ("sync", "async", "noop", "fanout", "simfleet")}
+    rows = []
+    for target in TARGETS:
+        value = target.value(results)
+        rows.append({"target": target.text.format(**labels), "measured": value, "op": target.op,
+                     "limit": target.limit,
+                     "pass": None if value is None else _OPS[target.op](value, target.limit)})
+    return rows
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "PASS" if value else "FAIL"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+    return str(value)
+
+
+def render(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    lines = [headers, ["-" * w for w in widths], *cells]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+
+
+HEADERS = ["workload", "runs", "median wall s", "jobs/s", "node-results/s", "x floor", "server CPU s",
+           "server peak MiB", "client peak MiB", "server MiB/1k records", "notes"]
+
+
+def workload_rows(results: dict[str, Any], floor: dict[str, Any] | None) -> list[list[Any]]:
+    rows = []
+    if floor:
+        rows.append(["floor (no directord)", floor["runs"], floor["wall_s"],
+                     floor["spawns_per_worker"] / floor["wall_s"], floor["spawns_per_s"], 1.0, None, None, None, None,
+                     f"{floor['workers']} workers x {floor['spawns_per_worker']} /bin/sh spawns"])
+    for key in ("exec", *JOB_LOADS, "fanout"):
+        r = results.get(key)
+        if r:
+            notes = {"exec": "one job to every node, CLI start-up included",
+                     "fanout": f"round trip p50 {_cell(r.get('p50_s'))} s, p95 {_cell(r.get('p95_s'))} s"}.get(key, "")
+            rows.append([r["label"], r["runs"], r["wall_s"], r.get("jobs_per_s"), r.get("node_results_per_s"),
+                         r.get("ratio_to_floor"), r["server_cpu_s"], r["server_peak_rss_mib"],
+                         r["client_peak_rss_mib"], r.get("server_rss_growth_mib_per_1000_records"), notes])
+    fleet = results.get("simfleet")
+    for size in (fleet or {}).get("sizes", {}).values():
+        rows.append([f"simfleet-{size['nodes']}", 1, size["wall_s"], 1 / size["wall_s"], size["node_results_per_s"],
+                     None, size["server_cpu_s"], size["server_peak_rss_mib"], None, None,
+                     f"{size['jobs']} jobs one at a time; {size['server_cpu_us_per_node_result']:.1f} us"
+                     " server CPU per node-result"])
+    return rows
+
+
+def target_table(rows: list[dict[str, Any]]) -> str:
+    return render(["target", "measured", "limit", "result"],
+                  [[r["target"], r["measured"], f"{r['op']} {r['limit']:g}",
+                    "not measured" if r["pass"] is None else r["pass"]] for r in rows])
+
+
+COMPARED = ("wall_s", "server_cpu_s", "server_peak_rss_mib", "client_peak_rss_mib")
+
+
+def compare(ours: dict[str, Any], original: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """ours / original for each workload both measured (fanout: p50 round trip instead of wall)."""
+    ratios = {}
+    for key in ("exec", *JOB_LOADS, "fanout"):
+        if key in ours and key in original:
+            fields = ("p50_s", *COMPARED) if key == "fanout" else COMPARED
+            ratios[key] = {name: _ratio(ours[key].get(name), original[key].get(name)) for name in fields}
+    return ratios
+
+
+def _ratio(mine: float | None, theirs: float | None) -> float | None:
+    return mine / theirs if mine is not None and theirs else None
+
+
+def compare_table(ours: dict[str, Any], original: dict[str, Any], ratios: dict[str, Any]) -> str:
+    rows = []
+    for key, r in ratios.items():
+        time_field = "p50_s" if key == "fanout" else "wall_s"
+        rows.append([ours[key]["label"], ours[key][time_field], original[key][time_field], r[time_field],
+                     r["server_cpu_s"], r["server_peak_rss_mib"], r["client_peak_rss_mib"]])
+    return render(["workload", "ours s", "original s", "time ours/orig", "server CPU ours/orig",
+                   "server peak ours/orig", "client peak ours/orig"], rows)

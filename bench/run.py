@@ -1,0 +1,130 @@
+"""Benchmark harness: real server + real clients on 127.0.0.1 (DESIGN.md section 8).
+
+    python bench/run.py                 # `make bench`
+    python bench/run.py --compare       # `make bench-compare`: also the original directord 0.12.0
+    python bench/run.py --jobs 10 --runs 1 --fanout-clients 3 --sim-nodes 20   # smoke sizes
+
+Prints the workload table and the targets (pass/fail) and writes the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import fanout
+import report
+import upstream
+from measure import note
+from ours import OurSystem
+from suite import run_system
+from workloads import floor_seconds
+
+import directord
+
+WORKLOADS = ("floor", "exec", "sync", "async", "noop", "fanout", "simfleet")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="directord benchmark (medians of several runs)")
+    parser.add_argument("--runs", type=int, default=3, help="Runs of each workload (default %(default)s).")
+    parser.add_argument("--jobs", type=int, default=1000, help="Jobs in sync/noop (async: 10 x jobs/10).")
+    parser.add_argument("--nodes", type=int, default=6, help="Clients for floor/exec/sync/async/noop.")
+    parser.add_argument("--fanout-clients", type=int, default=100, help="Real clients for the fan-out job.")
+    parser.add_argument("--sim-nodes", type=int, default=1000, help="Largest simulated fleet (also 10 and 100).")
+    parser.add_argument("--compare", action="store_true", help="Also run the original directord 0.12.0.")
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("results.json"),
+                        help="Where to write the results (default %(default)s).")
+    parser.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), metavar="WORKLOAD",
+                        help=f"Run only these workloads: {', '.join(WORKLOADS)}.")
+    args = parser.parse_args(argv)
+    if min(args.runs, args.jobs, args.nodes, args.fanout_clients, args.sim_nodes) < 1:
+        parser.error("sizes and --runs must be at least 1")
+    return args
+
+
+def raise_fd_limit() -> None:
+    """A thousand simulated nodes need a thousand connections in the server (children inherit this)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def measure_floor(args: argparse.Namespace) -> dict[str, Any]:
+    walls = [floor_seconds(args.nodes, args.jobs) for _ in range(args.runs)]
+    wall = statistics.median(walls)
+    note(f"floor: {wall:.2f} s for {args.nodes} x {args.jobs} spawns")
+    return {"label": "floor", "runs": args.runs, "wall_s": wall, "runs_wall_s": walls, "workers": args.nodes,
+            "spawns_per_worker": args.jobs, "spawns_per_s": args.nodes * args.jobs / wall}
+
+
+def run_original(root: Path, args: argparse.Namespace, floor_s: float | None) -> dict[str, Any]:
+    """The original's results, or ``{"error": ...}`` with one clear line printed."""
+    try:
+        executable = upstream.ensure_venv()
+        results = run_system(lambda path, nodes: upstream.UpstreamSystem(path, nodes, executable),
+                             root, args, floor_s)
+    except Exception as exc:  # whatever breaks there, our numbers still stand
+        line = f"original directord {upstream.VERSION} could not be benchmarked: {exc}".splitlines()[0]
+        print(line, file=sys.stderr)
+        return {"error": line}
+    if "simfleet" in args.only:
+        results["simfleet"] = {"skipped": "the simulated fleet speaks this project's wire protocol, "
+                                          "not the original's 7-frame ZeroMQ messages"}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    raise_fd_limit()
+    started = time.time()
+    output: dict[str, Any] = {"meta": {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "directord": directord.__version__, "python": platform.python_version(), "cpus": os.cpu_count(),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }}
+    with tempfile.TemporaryDirectory(prefix="directord-bench-") as tmp:
+        root = Path(tmp)
+        floor = measure_floor(args) if "floor" in args.only else None
+        floor_s = floor["wall_s"] if floor else None
+        ours = run_system(OurSystem, root / "ours", args, floor_s)
+        if "simfleet" in args.only:
+            ours["simfleet"] = fanout.simulated_fleet(root / "fleet", args.sim_nodes)
+        output["workloads"] = {**({"floor": floor} if floor else {}), **ours}
+        output["targets"] = report.targets(ours)
+        if args.compare:
+            original = run_original(root / "original", args, floor_s)
+            output["original"] = original
+            if "error" not in original:
+                output["ours_over_original"] = report.compare(ours, original)
+    output["meta"]["seconds"] = round(time.time() - started, 1)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(output, indent=2) + "\n")
+
+    print(f"\n{OurSystem.name} ({directord.__version__}), {args.nodes} nodes, medians of {args.runs} run(s)\n")
+    print(report.render(report.HEADERS, report.workload_rows(ours, floor)))
+    print("\nTargets\n")
+    print(report.target_table(output["targets"]))
+    original = output.get("original")
+    if original and "error" not in original:
+        print(f"\ndirectord {upstream.VERSION} (original), same workloads\n")
+        print(report.render(report.HEADERS, report.workload_rows(original, floor)))
+        print("\nours / original\n")
+        print(report.compare_table(ours, original, output["ours_over_original"]))
+    elif original:
+        print(f"\n{original['error']}")
+    print(f"\nJSON: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

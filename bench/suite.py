@@ -1,0 +1,87 @@
+"""Drives one system (this directord or the original) through the workloads."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import fanout
+from measure import measure, note, summarize
+from workloads import WARMUP, Workload, job_workloads
+
+START_TIMEOUT_S = 120.0
+FANOUT_START_TIMEOUT_S = 900.0  # a hundred Python processes starting on two cores
+EXEC_SAMPLES_PER_RUN = 3
+
+
+class System(Protocol):
+    """What the suite needs from a cluster (see ours.OurSystem, upstream.UpstreamSystem)."""
+
+    name: str
+
+    @property
+    def server_pid(self) -> int: ...
+
+    @property
+    def client_pid(self) -> int: ...
+
+    def start(self, timeout: float) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def logs(self) -> str: ...
+
+    def run(self, workload: Workload) -> float: ...
+
+    def exec_roundtrip(self) -> float: ...
+
+    def fanout_job(self) -> tuple[float, list[float]]: ...
+
+
+@contextlib.contextmanager
+def running(system: System, timeout: float) -> Iterator[System]:
+    """Started system; its log tails go to stderr when anything fails."""
+    try:
+        system.start(timeout)
+        yield system
+    except BaseException:
+        print(system.logs()[-6000:], file=sys.stderr)
+        raise
+    finally:
+        system.stop()
+
+
+def run_system(make: Callable[[Path, int], System], root: Path, args: Any,
+               floor_s: float | None) -> dict[str, Any]:
+    """Every selected workload of one system; keyed like the JSON."""
+    results: dict[str, Any] = {}
+    loads = [w for w in job_workloads(args.jobs) if w.key in args.only]
+    if "exec" in args.only or loads:
+        system = make(root / "cluster", args.nodes)
+        note(f"{system.name}: starting a server and {args.nodes} clients")
+        with running(system, START_TIMEOUT_S):
+            system.run(WARMUP)
+            system.exec_roundtrip()
+            if "exec" in args.only:
+                samples = [measure(system.server_pid, system.client_pid, system.exec_roundtrip)
+                           for _ in range(args.runs * EXEC_SAMPLES_PER_RUN)]
+                results["exec"] = {"label": "exec --wait", **summarize(samples)}
+                note(f"{system.name}: exec --wait {results['exec']['wall_s']:.3f} s")
+            for workload in loads:
+                samples = []
+                for run in range(1, args.runs + 1):
+                    samples.append(measure(system.server_pid, system.client_pid,
+                                           lambda w=workload: system.run(w)))
+                    note(f"{system.name}: {workload.label} run {run}/{args.runs}: {samples[-1].wall_s:.2f} s")
+                results[workload.key] = {"label": workload.label,
+                                         **summarize(samples, workload.jobs, args.nodes, floor_s)}
+    if "fanout" in args.only:
+        system = make(root / "fanout", args.fanout_clients)
+        note(f"{system.name}: starting a server and {args.fanout_clients} clients (takes a while)")
+        with running(system, FANOUT_START_TIMEOUT_S):
+            results["fanout"] = {"label": f"fanout-{args.fanout_clients}",
+                                 **fanout.real_clients(system, args.fanout_clients, args.runs)}
+    return results
