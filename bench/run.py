@@ -74,7 +74,9 @@ def run_original(root: Path, args: argparse.Namespace, floor_s: float | None) ->
         results = run_system(lambda path, nodes: upstream.UpstreamSystem(path, nodes, executable),
                              root, args, floor_s)
     except Exception as exc:  # whatever breaks there, our numbers still stand
-        line = f"original directord {upstream.VERSION} could not be benchmarked: {exc}".splitlines()[0]
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        reason = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1].strip()}"
+        line = f"original directord {upstream.VERSION} could not be benchmarked: {reason}"
         print(line, file=sys.stderr)
         return {"error": line}
     if "simfleet" in args.only:

@@ -47,7 +47,7 @@ def ensure_venv() -> Path:
             if result.returncode != 0:
                 raise UpstreamUnavailable(f"`{' '.join(argv)}` failed: {result.stderr.strip()[-500:]}")
     # A builtin needs no shipping (the original would ADD a user component to /etc/directord).
-    found = subprocess.run([str(VENV / "bin" / "python"), "-c",
+    found = subprocess.run([str(VENV / "bin" / "python"), "-I", "-c",  # -I: not this checkout's directord
                             "import directord.components as c, os; print(os.path.dirname(c.__file__))"],
                            capture_output=True, text=True)
     if found.returncode != 0:

@@ -98,6 +98,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("zmq_server_address", str, "127.0.0.1", "Server address to connect to.", scope="client"),
     Option("machine_id", str, "", "Machine id reported by this client.", scope="client"),
     Option("worker_threads", int, 64, "Component worker pool size.", scope="client"),
+    Option("allowed_paths", str, "", "Comma-separated prefixes ADD/COPY, WORKDIR and CACHEFILE are confined to.",
+           scope="client"),
     Option("cache_args_ttl", positive_float, 12 * 3600.0,
            "Seconds cached args, envs and query answers live.", scope="client"),
     Option("cache_jobs_ttl", positive_float, 72 * 3600.0,

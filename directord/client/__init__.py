@@ -14,6 +14,7 @@ from typing import Any
 from directord import __version__, plugins, wire
 from directord.cache import Cache
 from directord.client.runner import Runner
+from directord.components import lib
 from directord.delivery import Delivery
 from directord.drivers import Driver
 from directord.exceptions import WireError
@@ -70,6 +71,7 @@ class Client:
         shipped = os.path.join(config.cache_path, "components")
         os.makedirs(shipped, exist_ok=True)
         plugins.configure_components([shipped, config.components_path])
+        lib.configure_paths(str(config.allowed_paths).split(","))
         self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads), driver, shipped)
         self.seen: collections.OrderedDict[str, Message | None] = collections.OrderedDict()
         self.server_id: str | None = None

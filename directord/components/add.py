@@ -74,8 +74,8 @@ class Component(components.ComponentBase):
         for source in job.get("from") or []:
             dest = destination(file_to, source)
             try:
-                lines.append(self._place(cache, job, source, dest))
-            except (OSError, transfer.TransferError, templating.TemplateError) as exc:
+                lines.append(self._place(cache, job, source, lib.checked_path(dest, "destination")))
+            except (OSError, ValueError, transfer.TransferError, templating.TemplateError) as exc:
                 return "\n".join(lines), str(exc), False, None
             error = lib.apply_ownership(dest, job.get("user"), job.get("group"), job.get("mode"))
             if error:

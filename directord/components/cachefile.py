@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import yaml
 
 from directord import components, templating
+from directord.components import lib
 from directord.exceptions import ComponentError
+
+MAX_BYTES = 16 * 1024 * 1024
 
 
 class Component(components.ComponentBase):
@@ -35,9 +39,12 @@ class Component(components.ComponentBase):
         except templating.TemplateError as exc:
             return None, str(exc), False, None
         try:
+            lib.checked_path(path, "cache file")
+            if os.path.getsize(path) > MAX_BYTES:
+                return None, f"{path} is larger than {MAX_BYTES} bytes", False, None
             with open(path, encoding="utf-8") as handle:
                 values = yaml.safe_load(handle)
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, ValueError, yaml.YAMLError) as exc:
             return None, f"Cannot load {path}: {exc}", False, None
         if not isinstance(values, dict):
             return None, f"{path} must hold a mapping, not {type(values).__name__}", False, None

@@ -175,3 +175,34 @@ def apply_ownership(path: str, user: Any, group: Any, mode: Any) -> str | None:
     except (OSError, ValueError) as exc:
         return f"Failed to set ownership or mode of {path}: {exc}"
     return None
+
+
+# -- path policy: where ADD/COPY, WORKDIR and CACHEFILE may touch a node ------
+DENIED_PATHS = ("/proc", "/sys", "/dev")
+_allowed_paths: list[str] = []
+
+
+class PathRefused(ValueError):
+    """A destination or source path the node's policy does not allow."""
+
+
+def configure_paths(prefixes: list[str]) -> None:
+    """Confine file verbs to these prefixes (the client's ``--allowed-paths``); empty: anywhere."""
+    _allowed_paths[:] = [os.path.realpath(p) for p in prefixes if p]
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def checked_path(path: str, what: str) -> str:
+    """``path`` if the policy allows it: absolute, no NUL, outside /proc /sys /dev,
+    and (symlinks resolved) inside ``--allowed-paths`` when that is set."""
+    if "\x00" in path or not os.path.isabs(path):
+        raise PathRefused(f"{what} {path!r} must be an absolute path")
+    real = os.path.realpath(path)
+    if any(_under(real, denied) for denied in DENIED_PATHS):
+        raise PathRefused(f"{what} {path} is inside {', '.join(DENIED_PATHS)}, which file verbs may not touch")
+    if _allowed_paths and not any(_under(real, allowed) for allowed in _allowed_paths):
+        raise PathRefused(f"{what} {path} is outside the node's --allowed-paths ({', '.join(_allowed_paths)})")
+    return path

@@ -53,7 +53,9 @@ class Component(components.ComponentBase):
         if not path:
             return None, "The rendered path is empty", False, None
         try:
-            os.makedirs(path, exist_ok=True)
+            os.makedirs(lib.checked_path(path, "directory"), exist_ok=True)
+        except lib.PathRefused as exc:
+            return None, str(exc), False, None
         except OSError as exc:
             return None, f"Cannot create {path}: {exc}", False, None
         error = lib.apply_ownership(path, job.get("user"), job.get("group"), job.get("mode"))
