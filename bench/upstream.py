@@ -155,13 +155,15 @@ class UpstreamSystem:
 
     # -- workloads -------------------------------------------------------------
     def run(self, workload: Workload) -> float:
-        """``orchestrate FILE --wait`` (its CLI polls each job); wall seconds of the whole command."""
+        """``orchestrate FILE --wait`` (its CLI polls each job in turn); wall seconds of the command."""
         path = self.root / f"{workload.key}.yaml"
         path.write_text(yaml.safe_dump(workload.orchestrations))
         wall, output = self._cli("orchestrate", str(path), "--wait")
-        done = len(set(_JOB_ID.findall(output)))
-        if done != workload.jobs:
-            raise RuntimeError(f"{self.name} {workload.label}: {done} of {workload.jobs} jobs succeeded")
+        # A failed job exits 1; these are its other not-a-success outcomes (the spinner
+        # thread can garble a success line, so successes are not counted).
+        trouble = [word for word in ("Job Degrated", "Job Skipped", "unknown state") if word in output]
+        if trouble:
+            raise RuntimeError(f"{self.name} {workload.label}: {trouble[0]} in its output")
         return wall
 
     def exec_roundtrip(self) -> float:
