@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean redis
+.PHONY: venv demo test lint bench bench-compare clean redis
 
 # plugins-example/ is a separate, third-party-style package (ECHO verb + joblog hook),
 # installed next to directord so its entry points are live in the tests.
@@ -27,11 +27,20 @@ redis:
 	@command -v redis-server >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server)
 
 test: $(STAMP) redis
-	$(BIN)/ruff check directord tests $(EXAMPLE)
+	$(BIN)/ruff check directord tests bench $(EXAMPLE)
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check directord tests $(EXAMPLE)
+	$(BIN)/ruff check directord tests bench $(EXAMPLE)
+
+# Real server + real clients on 127.0.0.1; prints the table and targets, writes bench/results.json.
+# Not part of `make test` (tests/e2e/test_bench_smoke.py runs the harness at tiny sizes).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+# The same workloads, plus the original directord 0.12.0 (installed from PyPI into bench/.venv-upstream).
+bench-compare: $(STAMP)
+	$(BIN)/python bench/run.py --compare
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(EXAMPLE)/build $(EXAMPLE)/*.egg-info

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import procstat
 from measure import SETTLE_S, measure, note, percentile, summarize
@@ -17,6 +17,9 @@ from directord.localcluster import Cluster, wait_for
 from directord.orchestration import build_job
 from directord.user import UserClient
 
+if TYPE_CHECKING:
+    from suite import System
+
 SIMFLEET = Path(__file__).with_name("simfleet.py")
 HEARTBEAT_S = 10.0
 FLEET_RESULTS = 2000  # node-results per fleet size (at least MIN_FLEET_JOBS jobs)
@@ -24,7 +27,7 @@ MIN_FLEET_JOBS = 10
 FLEET_START_TIMEOUT_S = 300.0
 
 
-def real_clients(system: Any, clients: int, jobs: int) -> dict[str, Any]:
+def real_clients(system: System, clients: int, jobs: int) -> dict[str, Any]:
     """``jobs`` RUN jobs one after the other to every client; round trips as the server recorded them."""
     system.fanout_job()  # warm-up
     roundtrips: list[float] = []

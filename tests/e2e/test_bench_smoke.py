@@ -1,0 +1,51 @@
+"""The benchmark harness at tiny sizes: it runs end to end and its JSON is complete.
+
+No timing is asserted here; `make bench` measures.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from numbers import Real
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+COMMON = ("wall_s", "server_cpu_s", "client_cpu_s", "server_peak_rss_mib", "client_peak_rss_mib")
+JOB_LOAD = (*COMMON, "jobs_per_s", "node_results_per_s", "ratio_to_floor", "server_rss_growth_mib_per_1000_records")
+FIELDS = {
+    "floor": ("wall_s", "spawns_per_s"),
+    "exec": COMMON,
+    "sync": JOB_LOAD,
+    "async": JOB_LOAD,
+    "noop": JOB_LOAD,
+    "fanout": (*COMMON, "p50_s", "p95_s", "node_results_per_s"),
+    "simfleet": ("cpu_ratio",),
+}
+FLEET = ("wall_s", "node_results_per_s", "server_cpu_s", "server_cpu_us_per_node_result", "server_peak_rss_mib")
+
+
+def numeric(record: dict, names: tuple[str, ...]) -> list[str]:
+    """The names whose value is missing or not a number."""
+    return [name for name in names if not isinstance(record.get(name), Real) or isinstance(record[name], bool)]
+
+
+def test_harness_at_tiny_sizes_writes_every_workload(tmp_path):
+    out = tmp_path / "results.json"
+    result = subprocess.run([sys.executable, str(RUN), "--jobs", "10", "--runs", "1", "--fanout-clients", "3",
+                             "--sim-nodes", "20", "--json", str(out)],
+                            capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    workloads = data["workloads"]
+    assert set(workloads) == set(FIELDS)
+    for key, names in FIELDS.items():
+        assert not numeric(workloads[key], names), (key, workloads[key])
+    sizes = workloads["simfleet"]["sizes"]
+    assert sorted(int(size) for size in sizes) == [10, 20]
+    for size in sizes.values():
+        assert not numeric(size, FLEET), size
+    assert len(data["targets"]) == 9
+    assert all(isinstance(t["measured"], Real) and isinstance(t["pass"], bool) for t in data["targets"])
+    assert "Targets" in result.stdout and "noop-10" in result.stdout
