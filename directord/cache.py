@@ -21,6 +21,11 @@ DEFAULT_TTLS = {"args": 12 * HOUR, "envs": 12 * HOUR, "query": 12 * HOUR,
                 "jobs": 72 * HOUR, "parents": 72 * HOUR}
 TAGS = ("args", "envs", "jobs", "parents", "query")
 _MISSING = object()
+MEMO_LIMIT = 4096
+LATER_BATCH = 256
+UPSERT = ("INSERT INTO cache (key, value, tag, expire, created) VALUES (?, ?, ?, ?, ?)"
+          " ON CONFLICT(key) DO UPDATE SET value=excluded.value, tag=excluded.tag, expire=excluded.expire")
+LATER_SECONDS = 0.25
 
 
 class Cache:
@@ -32,6 +37,9 @@ class Cache:
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._lock = threading.RLock()
+        self._memo: dict[str, tuple[str | None, float | None]] = {}  # key -> (json, expire); this process writes all
+        self._pending: dict[str, tuple[str, str, str | None, float | None, float]] = {}
+        self._pending_since = 0.0
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -43,12 +51,19 @@ class Cache:
     # -- reading -------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
         with self._lock:
-            row = self._db.execute(
-                "SELECT value, expire FROM cache WHERE key = ?", (key,)
-            ).fetchone()
-        if row is None or (row[1] is not None and row[1] <= time.time()):
+            row = self._memo.get(key)
+            if row is None:
+                row = self._db.execute("SELECT value, expire FROM cache WHERE key = ?", (key,)).fetchone()
+                self._remember(key, row)
+        if row is None or row[0] is None or (row[1] is not None and row[1] <= time.time()):
             return default
-        return json.loads(row[0])
+        return json.loads(row[0])  # a fresh copy: callers may change what they get
+
+    def _remember(self, key: str, row: tuple[str | None, float | None] | None) -> None:
+        """Keep a read or written row in the in-process read cache (bounded)."""
+        if len(self._memo) >= MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = row if row is not None else (None, None)
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _MISSING)
@@ -66,6 +81,7 @@ class Cache:
         if tag is not None:
             query, params = query + " AND tag = ?", params + (tag,)
         with self._lock:
+            self.flush()
             rows = self._db.execute(query + " ORDER BY created", params).fetchall()
         return ((key, json.loads(value)) for key, value in rows)
 
@@ -88,13 +104,41 @@ class Cache:
         deadline = now + expire if expire else None
         encoded = json.dumps(value)
         with self._lock:
-            self._db.execute(
-                "INSERT INTO cache (key, value, tag, expire, created) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value=excluded.value, tag=excluded.tag,"
-                " expire=excluded.expire",
-                (key, encoded, tag, deadline, now),
-            )
+            self._db.execute(UPSERT, (key, encoded, tag, deadline, now))
+            self._remember(key, (encoded, deadline))
         return True
+
+    def set_later(self, entries: list[tuple[str, Any, str | None]]) -> None:
+        """Store entries soon: readable at once here, written in batched transactions.
+
+        Used for job and parent states, so the client pays one SQLite commit per
+        batch instead of one per job; ``flush`` (housekeeping, close) writes the rest.
+        """
+        now = time.time()
+        with self._lock:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            for key, value, tag in entries:
+                expire = self.ttls.get(tag) if tag else None
+                row = (key, json.dumps(value), tag, now + expire if expire else None, now)
+                self._pending[key] = row  # a later state of the same key replaces the earlier one
+                self._remember(key, (row[1], row[3]))
+            if len(self._pending) >= LATER_BATCH or time.monotonic() - self._pending_since >= LATER_SECONDS:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what ``set_later`` holds, in one transaction."""
+        with self._lock:
+            rows, self._pending = list(self._pending.values()), {}
+            if rows:
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany(UPSERT, rows)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    self._memo.clear()
+                    raise
+                self._db.execute("COMMIT")
 
     def set_many(self, entries: list[tuple[str, Any, str | None]]) -> None:
         """Store several ``(key, value, tag)`` entries in one transaction."""
@@ -105,6 +149,7 @@ class Cache:
                     self.set(key, value, tag=tag)
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._memo.clear()
                 raise
             self._db.execute("COMMIT")
 
@@ -113,6 +158,8 @@ class Cache:
 
     def delete(self, key: str) -> bool:
         with self._lock:
+            self.flush()
+            self._memo.pop(key, None)
             return self._db.execute("DELETE FROM cache WHERE key = ?", (key,)).rowcount > 0
 
     def __delitem__(self, key: str) -> None:
@@ -122,10 +169,14 @@ class Cache:
     def evict(self, tag: str) -> int:
         """Remove every entry of ``tag``; returns how many went."""
         with self._lock:
+            self.flush()
+            self._memo.clear()
             return self._db.execute("DELETE FROM cache WHERE tag = ?", (tag,)).rowcount
 
     def clear(self) -> int:
         with self._lock:
+            self._pending.clear()
+            self._memo.clear()
             return self._db.execute("DELETE FROM cache").rowcount
 
     def expire(self) -> int:
@@ -137,6 +188,7 @@ class Cache:
 
     def close(self) -> None:
         with self._lock:
+            self.flush()
             self._db.close()
 
     def __enter__(self) -> Cache:

@@ -148,6 +148,14 @@ class JobRecord:
         self.last = now
         return True
 
+    def mark_queued(self, node: str) -> bool:
+        """The node acknowledged the job; True if that changed its state."""
+        if self.processing.get(node) != Control.NULL.value:
+            return False
+        self.processing[node] = Control.JOB_PROCESSING.value
+        self.info[node] = "task queued"
+        return True
+
     def fail(self, node: str, reason: str, now: float | None = None) -> bool:
         """Mark ``node`` failed (expiry, unknown target, purge) unless already final."""
         return self.apply(node, Message(self.job_id, Control.JOB_FAILED.value, self.verb, info=reason), now)

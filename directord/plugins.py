@@ -145,11 +145,16 @@ def hooks() -> pluggy.PluginManager:
     return manager
 
 
+def wants(hook: str) -> bool:
+    """Does any installed plugin implement ``hook``? (skip building its arguments if not)"""
+    return bool(getattr(hooks().hook, hook).get_hookimpls())
+
+
 def fire(hook: str, **kwargs: Any) -> None:
     """Call a hook, logging (never raising) a plugin's failure."""
-    manager = hooks()
-    if not manager.get_plugins():
+    if not wants(hook):
         return
+    manager = hooks()
     try:
         getattr(manager.hook, hook)(**kwargs)
     except Exception:  # a plugin must never take the server down

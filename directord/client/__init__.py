@@ -23,7 +23,6 @@ from directord.models import FINAL_STATES, Control, Message
 LOG = logging.getLogger(__name__)
 SERVER = "server"
 SEEN_LIMIT = 100_000
-RESULT_BATCH_DELAY = 0.01
 MACHINE_ID_FILES = ("/sys/class/dmi/id/product_uuid", "/run/machine-id", "/etc/machine-id",
                     "/var/lib/dbus/machine-id", "/proc/sys/kernel/random/boot_id")
 
@@ -66,8 +65,7 @@ class Client:
         args_ttl, jobs_ttl = float(config.cache_args_ttl), float(config.cache_jobs_ttl)
         self.cache = Cache(os.path.join(cache_dir, "cache.sqlite"), ttls={
             "args": args_ttl, "envs": args_ttl, "query": args_ttl, "jobs": jobs_ttl, "parents": jobs_ttl})
-        # Results leave in small batches: fewer frames for the server to take apart.
-        self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame), delay=RESULT_BATCH_DELAY)
+        self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame))
         shipped = os.path.join(config.cache_path, "components")
         os.makedirs(shipped, exist_ok=True)
         plugins.configure_components([shipped, config.components_path])
@@ -133,15 +131,18 @@ class Client:
                 self.dropped.drop("server", exc)
                 continue
             self.server_seen = time.monotonic()
+            received: list[str] = []
             for message in messages:
                 try:
-                    self._handle(message)
+                    self._handle(message, received)
                 except Exception:  # a bad message must never stop the loop
                     LOG.exception("failed to handle message %s", message.msg_id)
+            if received:  # one ack for every job of the frame: "task queued"
+                self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.ACK.value, data=received))
 
-    def _handle(self, message: Message) -> None:
+    def _handle(self, message: Message, received: list[str]) -> None:
         if message.control == Control.JOB.value:
-            self._job(message)
+            self._job(message, received)
         elif message.control == Control.ACK.value and isinstance(message.data, list):
             for job_id in message.data:
                 self.delivery.acked(SERVER, str(job_id))
@@ -153,23 +154,20 @@ class Client:
                 self.delivery.resend(SERVER)
             self.server_id = server_id
 
-    def _job(self, message: Message) -> None:
+    def _job(self, message: Message, received: list[str]) -> None:
         job = message.data
         if not isinstance(job, dict) or not isinstance(job.get("verb"), str):
             self.dropped.drop("server", f"malformed job {message.msg_id}")
             return
         job_id = job.setdefault("job_id", message.msg_id)
-        if job_id in self.seen:
+        received.append(job_id)
+        if job_id in self.seen:  # a re-send: never run twice, answer again
             done = self.seen[job_id]
-            self.delivery.queue(SERVER, done or self._queued(job), reliable=done is not None)
+            if done is not None:
+                self.delivery.queue(SERVER, done, reliable=True)
             return
         self._remember(job_id, None)
-        self.delivery.queue(SERVER, self._queued(job))
         self.runner.submit(job)
-
-    @staticmethod
-    def _queued(job: dict[str, Any]) -> Message:
-        return Message(job["job_id"], Control.JOB_PROCESSING.value, job["verb"], info="task queued")
 
     # -- housekeeping --------------------------------------------------------
     async def _housekeeping(self) -> None:
@@ -178,6 +176,7 @@ class Client:
         while True:
             await asyncio.sleep(tick)
             self.runner.check_timeouts()
+            self.cache.flush()
             now = time.monotonic()
             if now - last_beat >= self.interval:
                 last_beat = now

@@ -22,6 +22,7 @@ from directord.models import Control, Message
 
 LOG = logging.getLogger(__name__)
 GENERAL_QUEUE = "q_general"
+REPORT_BATCH_DELAY = 0.01
 MAX_OUTPUT = 4 * 1024 * 1024
 OUTCOMES = {
     False: (Control.JOB_FAILED, "task failed"),
@@ -87,6 +88,8 @@ class Runner:
         self._locks: dict[str, threading.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
+        self._outbox: list[Message] = []
+        self._outbox_guard = threading.Lock()
 
     # -- routing (event loop) ------------------------------------------------
     def submit(self, job: dict[str, Any]) -> None:
@@ -229,9 +232,23 @@ class Runner:
         return publish
 
     def _emit(self, message: Message) -> None:
-        """Hand a status to the event loop (from any thread)."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.report, message)
+        """Hand a status to the event loop (from any thread), in batches.
+
+        The first status of a batch wakes the loop, which collects everything
+        emitted within ``REPORT_BATCH_DELAY``: one wake-up and one frame for
+        many results instead of one each.
+        """
+        with self._outbox_guard:
+            self._outbox.append(message)
+            first = len(self._outbox) == 1
+        if first and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.call_later, REPORT_BATCH_DELAY, self._drain)
+
+    def _drain(self) -> None:
+        with self._outbox_guard:
+            batch, self._outbox = self._outbox, []
+        for message in batch:
+            self.report(message)
 
     def _lock_for(self, component: Any, job: dict[str, Any]) -> threading.Lock | None:
         if not (getattr(component, "requires_lock", False) or job.get("force_lock")):
@@ -250,7 +267,7 @@ class Runner:
                 entries.append((parent, control.value, "parents"))  # a failed parent stays failed
             if job.get("job_sha3_224"):
                 entries.append((idempotency_key(job), control.value, "jobs"))
-            self.cache.set_many(entries)
+            self.cache.set_later(entries)
         data = {"execution_time": execution_time, "return_timestamp": _stamp()}
         if job.get("component_exec_timestamp"):
             data["component_exec_timestamp"] = job["component_exec_timestamp"]

@@ -116,6 +116,10 @@ class Server:
         for message in messages:
             if message.control == Control.HEARTBEAT.value:
                 self._heartbeat(identity, message)
+            elif message.control == Control.ACK.value and isinstance(message.data, list):
+                for job_id in message.data:  # the node has these jobs queued
+                    self.delivery.acked(identity, str(job_id))
+                    self.jobs.queued(identity, str(job_id))
             elif message.control in (Control.JOB_PROCESSING.value, *FINAL_STATES):
                 self._status(identity, message)
             else:

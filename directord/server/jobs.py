@@ -112,6 +112,12 @@ class JobTable:
             return self._complete(record)
         return None
 
+    def queued(self, node: str, job_id: str) -> None:
+        """``node`` acknowledged ``job_id``: it is queued there."""
+        record = self.active.get(job_id)
+        if record is not None and record.mark_queued(node):
+            self._touch(record)
+
     def fail_node(self, node: str, reason: str) -> list[JobRecord]:
         """Fail every unfinished job of ``node``; returns records that completed."""
         completed = []
@@ -149,7 +155,8 @@ class JobTable:
             waiter.remaining.discard(record.job_id)
             if not waiter.remaining and not waiter.future.done():
                 waiter.future.set_result(None)
-        plugins.fire("directord_job_finished", record=record.to_dict())
+        if plugins.wants("directord_job_finished"):
+            plugins.fire("directord_job_finished", record=record.to_dict())
         return record
 
     def _touch(self, record: JobRecord) -> None:

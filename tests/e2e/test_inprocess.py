@@ -118,11 +118,11 @@ def test_results_are_resent_until_acked(tmp_path):
         acks_dropped = []
         original = client._handle
 
-        def drop_first_ack(message):
+        def drop_first_ack(message, received):
             if message.control == Control.ACK.value and not acks_dropped:
                 acks_dropped.append(message.data)
                 return
-            original(message)
+            original(message, received)
 
         client._handle = drop_first_ack
         reply = await server.api_submit({"jobs": [orchestration.build_job("RUN", "--skip-cache true")]})
