@@ -22,7 +22,7 @@ from directord.models import Control, Message
 
 LOG = logging.getLogger(__name__)
 GENERAL_QUEUE = "q_general"
-REPORT_BATCH_DELAY = 0.01
+REPORT_BATCH_DELAY = 0.025
 MAX_OUTPUT = 4 * 1024 * 1024
 OUTCOMES = {
     False: (Control.JOB_FAILED, "task failed"),
