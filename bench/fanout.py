@@ -13,7 +13,7 @@ import procstat
 from measure import SETTLE_S, measure, note, percentile, summarize
 from workloads import RUN_TEXT
 
-from directord.localcluster import Cluster, wait_for
+from directord.localcluster import Cluster, reap, wait_for
 from directord.orchestration import build_job
 from directord.user import UserClient
 
@@ -103,11 +103,7 @@ def _fleet(root: Path, size: int) -> dict[str, Any]:
         return result
     finally:
         fleet.terminate()
-        try:
-            fleet.wait(10)
-        except subprocess.TimeoutExpired:
-            fleet.kill()
-            fleet.wait(5)
+        reap(fleet, 10)
         cluster.stop()
 
 

@@ -59,11 +59,16 @@ def redis_server(directory: Path) -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}"
     finally:
         process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        reap(process, 5)
+
+
+def reap(process: subprocess.Popen, timeout: float) -> None:
+    """Wait for a signalled process; SIGKILL it if it takes longer than ``timeout``."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "") -> Any:
@@ -160,13 +165,19 @@ class Cluster:
         for process in [*self.clients.values(), self.server]:
             self.signal(process, signal.SIGTERM)
         for process in [*self.clients.values(), self.server]:
-            if process is None:
-                continue
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            if process is not None:
+                reap(process, 10)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Cluster]:
+        """Start, yield, and always stop; the logs are printed when something failed."""
+        try:
+            yield self.start()
+        except BaseException:
+            print(self.logs())
+            raise
+        finally:
+            self.stop()
 
     def logs(self) -> str:
         return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.root.glob("*.log"))

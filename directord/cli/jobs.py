@@ -14,6 +14,7 @@ from directord.cli.views import (
     job_info_rows,
     job_rows,
     jobs_mapping,
+    show,
 )
 
 
@@ -41,7 +42,7 @@ class JobShow(DirectordCommand, ShowOne):
         record = self.user.call("job_info", job_id=parsed_args.job_id)
         flatten = parsed_args.formatter in ("table", "value", "shell")
         rows = job_info_rows(parsed_args.job_id, record, flatten)
-        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+        return show(rows)
 
 
 class JobPurge(DirectordCommand, ShowOne):
@@ -65,8 +66,7 @@ class JobAnalyze(DirectordCommand, ShowOne):
 
     def take_action(self, parsed_args):
         result = self.user.call("analyze", parent_id=parsed_args.parent_id, job_id=parsed_args.job)
-        rows = analysis_rows(result)
-        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+        return show(analysis_rows(result))
 
 
 class JobExport(DirectordCommand, ShowOne):
@@ -79,4 +79,4 @@ class JobExport(DirectordCommand, ShowOne):
 
     def take_action(self, parsed_args):
         rows = export_yaml(parsed_args.file, jobs_mapping(self.user.call("list_jobs")))
-        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+        return show(rows)

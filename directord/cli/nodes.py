@@ -6,7 +6,7 @@ from cliff.lister import Lister
 from cliff.show import ShowOne
 
 from directord.cli.common import DirectordCommand
-from directord.cli.views import NODE_COLUMNS, cache_rows, export_yaml, node_rows, nodes_mapping
+from directord.cli.views import NODE_COLUMNS, cache_rows, export_yaml, node_rows, nodes_mapping, show
 
 
 class NodeList(DirectordCommand, Lister):
@@ -34,7 +34,7 @@ class NodeExport(DirectordCommand, ShowOne):
 
     def take_action(self, parsed_args):
         rows = export_yaml(parsed_args.file, nodes_mapping(self.user.call("list_nodes")))
-        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+        return show(rows)
 
 
 class CacheDump(DirectordCommand, ShowOne):
@@ -42,7 +42,7 @@ class CacheDump(DirectordCommand, ShowOne):
 
     def take_action(self, parsed_args):
         rows = cache_rows(self.app.config.cache_path)
-        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+        return show(rows)
 
 
 class NodeKeygen(DirectordCommand, Lister):

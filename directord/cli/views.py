@@ -117,3 +117,8 @@ def cache_rows(cache_path: str) -> list[tuple[str, Any]]:
     if not rows:
         raise NotFound(f"No data found: the client cache at {path} is empty")
     return rows
+
+
+def show(rows: list[tuple[str, Any]]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """KEY/VALUE rows as cliff ShowOne's (columns, values)."""
+    return tuple(key for key, _ in rows), tuple(value for _, value in rows)

@@ -19,16 +19,10 @@ def joblog_path(tmp_path_factory):
 @pytest.fixture(scope="module")
 def echo_cluster(tmp_path_factory, joblog_path):
     """Server + 2 clients; the server inherits DIRECTORD_EXAMPLE_JOBLOG."""
-    instance = Cluster(tmp_path_factory.mktemp("echo"), clients=len(NODES),
-                       env={"DIRECTORD_EXAMPLE_JOBLOG": str(joblog_path)})
-    try:
-        instance.start()
+    cluster = Cluster(tmp_path_factory.mktemp("echo"), clients=len(NODES),
+                      env={"DIRECTORD_EXAMPLE_JOBLOG": str(joblog_path)})
+    with cluster.running() as instance:
         yield instance
-    except Exception:
-        print(instance.logs())
-        raise
-    finally:
-        instance.stop()
 
 
 def logged(path, job_id):

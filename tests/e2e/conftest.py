@@ -10,12 +10,5 @@ from directord.localcluster import Cluster
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     """Three clients, heartbeat 1 s, memory datastore; shared by a test module."""
-    instance = Cluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        instance.start()
+    with Cluster(tmp_path_factory.mktemp("cluster")).running() as instance:
         yield instance
-    except Exception:
-        print(instance.logs())
-        raise
-    finally:
-        instance.stop()

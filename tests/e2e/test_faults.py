@@ -15,14 +15,8 @@ from directord.localcluster import Cluster, wait_for
 
 @pytest.fixture
 def own_cluster(tmp_path):
-    instance = Cluster(tmp_path)
-    try:
-        yield instance.start()
-    except Exception:
-        print(instance.logs())
-        raise
-    finally:
-        instance.stop()
+    with Cluster(tmp_path).running() as instance:
+        yield instance
 
 
 def test_client_kill9_expires_and_its_running_job_fails(own_cluster):
