@@ -40,6 +40,7 @@ class Cache:
         self._memo: dict[str, tuple[str | None, float | None]] = {}  # key -> (json, expire); this process writes all
         self._pending: dict[str, tuple[str, str, str | None, float | None, float]] = {}
         self._pending_since = 0.0
+        self._pending_guard = threading.Lock()  # _pending and _memo; held briefly, never during I/O
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -50,10 +51,14 @@ class Cache:
 
     # -- reading -------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
-        with self._lock:
-            row = self._memo.get(key)
-            if row is None:
-                row = self._db.execute("SELECT value, expire FROM cache WHERE key = ?", (key,)).fetchone()
+        row = self._memo.get(key)  # lock-free: a flush in another thread never blocks a hot read
+        if row is None:
+            with self._lock, self._pending_guard:
+                pending = self._pending.get(key)
+                if pending is not None:
+                    row = (pending[1], pending[3])
+                else:
+                    row = self._db.execute("SELECT value, expire FROM cache WHERE key = ?", (key,)).fetchone()
                 self._remember(key, row)
         if row is None or row[0] is None or (row[1] is not None and row[1] <= time.time()):
             return default
@@ -115,7 +120,7 @@ class Cache:
         batch instead of one per job; ``flush`` (housekeeping, close) writes the rest.
         """
         now = time.time()
-        with self._lock:
+        with self._pending_guard:  # never waits for a flush in progress
             if not self._pending:
                 self._pending_since = time.monotonic()
             for key, value, tag in entries:
@@ -123,13 +128,15 @@ class Cache:
                 row = (key, json.dumps(value), tag, now + expire if expire else None, now)
                 self._pending[key] = row  # a later state of the same key replaces the earlier one
                 self._remember(key, (row[1], row[3]))
-            if len(self._pending) >= LATER_BATCH or time.monotonic() - self._pending_since >= LATER_SECONDS:
-                self.flush()
+            due = len(self._pending) >= LATER_BATCH or time.monotonic() - self._pending_since >= LATER_SECONDS
+        if due:
+            self.flush()
 
     def flush(self) -> None:
         """Write what ``set_later`` holds, in one transaction."""
         with self._lock:
-            rows, self._pending = list(self._pending.values()), {}
+            with self._pending_guard:
+                rows, self._pending = list(self._pending.values()), {}
             if rows:
                 self._db.execute("BEGIN")
                 try:
@@ -174,7 +181,7 @@ class Cache:
             return self._db.execute("DELETE FROM cache WHERE tag = ?", (tag,)).rowcount
 
     def clear(self) -> int:
-        with self._lock:
+        with self._lock, self._pending_guard:
             self._pending.clear()
             self._memo.clear()
             return self._db.execute("DELETE FROM cache").rowcount
