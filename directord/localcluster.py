@@ -117,10 +117,11 @@ class Cluster:
             args += ["--identity", identity, "--cache-path", str(self.root / identity)]
         return args + self.extra
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+        """Start ``directord *args`` (``prefix``: a wrapper such as ``ip netns exec NS``)."""
         with open(self.root / f"{name}.log", "ab") as log:  # the child keeps its own copy
-            return subprocess.Popen([PYTHON, "-m", "directord", *args], stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
+            return subprocess.Popen([*prefix, PYTHON, "-m", "directord", *args], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
 
     def start_server(self, wait: bool = True, *extra: str) -> None:
         """Start the server (``extra``: more ``server`` options, e.g. ``--job-ttl 5``)."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
+import stat
 import time
 
 import pytest
-from blackhole import BlackholeProxy
+import zmq
+from partition import BlackholeProxy, NetnsPartition
 
 from directord.localcluster import Cluster, wait_for
 
@@ -99,11 +102,6 @@ def test_readiness_probe_and_dead_server(tmp_path):
 
 
 def test_garbage_frames_are_dropped_and_the_server_keeps_serving(own_cluster):
-    import os
-    import stat
-
-    import zmq
-
     c = own_cluster
     mode = stat.S_IMODE(os.stat(c.socket).st_mode)
     assert mode == 0o660, oct(mode)
@@ -222,14 +220,28 @@ def test_client_sigstop_expires_and_a_late_result_does_not_flip_the_record(own_c
     assert "expired" in record["INFO"]["node1"]
 
 
+def isolate_node3(c: Cluster):
+    """node3 behind a partitionable link: its own network namespace (root), else a blackhole proxy."""
+    if NetnsPartition.available():
+        link = NetnsPartition(subnet=os.getpid() % 200 + 20)
+        prefix = tuple(link.wrap([]))
+        args = [*c.global_args("node3"), "client", "--zmq-server-address", link.server_address]
+    else:
+        link, prefix = BlackholeProxy(c.job_port), ()
+        args = [a if a != str(c.job_port) else str(link.port) for a in c.global_args("node3")]
+        args += ["client", "--zmq-server-address", "127.0.0.1"]
+    c.clients["node3"] = c._spawn("node3", args, prefix)
+    return link
+
+
 def test_partitioned_node_runs_each_job_at_most_once_and_loses_none(tmp_path):
     c = Cluster(tmp_path, clients=2)
     proxy = None
     try:
-        c.start()
-        proxy = BlackholeProxy(c.job_port)
-        args = [a if a != str(c.job_port) else str(proxy.port) for a in c.global_args("node3")]
-        c.clients["node3"] = c._spawn("node3", [*args, "client", "--zmq-server-address", "127.0.0.1"])
+        c.start_server(True, "--zmq-bind-address", "0.0.0.0")
+        for name in c.names:
+            c.start_client(name)
+        proxy = isolate_node3(c)
         c.wait_nodes({"node1", "node2", "node3"})
         set_identity_args(c, c.names + ["node3"])
         log = tmp_path / "runs.log"
@@ -248,8 +260,8 @@ def test_partitioned_node_runs_each_job_at_most_once_and_loses_none(tmp_path):
         lost = sum(1 for r in records for n in nodes if n not in r["SUCCESS"] + r["FAILED"])
         duplicates = sum(1 for v in counts.values() if v > 1)
         failed = sum(len(r["FAILED"]) for r in records)
-        print(f"partition of node3 for 5 heartbeats: lost = {lost}, duplicate runs = {duplicates}, "
-              f"recorded failed = {failed}")
+        print(f"partition of node3 for 5 heartbeats ({type(proxy).__name__}): lost = {lost}, "
+              f"duplicate runs = {duplicates}, recorded failed = {failed}")
         assert lost == 0 and duplicates == 0
         for record in records:  # a success ran exactly once
             tag = re.search(r"}}-(\w+)", record["JOB_DEFINITION"]["command"]).group(1)
