@@ -101,17 +101,31 @@ class Cache:
         The ``args``/``envs``/``query`` keys are tagged as themselves when no
         tag is given, so components written without tags stay evictable.
         """
+        self._write([self._row(key, value, tag, expire)])
+        return True
+
+    def _row(self, key: str, value: Any, tag: str | None, expire: float | None = None) -> tuple:
+        """The stored form: (key, JSON, tag, deadline, created); the tag's TTL by default."""
         if tag is None and key in TAGS:
             tag = key
         if expire is None and tag is not None:
             expire = self.ttls.get(tag)
         now = time.time()
-        deadline = now + expire if expire else None
-        encoded = json.dumps(value)
+        return key, json.dumps(value), tag, now + expire if expire else None, now
+
+    def _write(self, rows: list[tuple]) -> None:
+        """Upsert ``rows`` in one transaction and remember them; all or nothing."""
         with self._lock:
-            self._db.execute(UPSERT, (key, encoded, tag, deadline, now))
-            self._remember(key, (encoded, deadline))
-        return True
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(UPSERT, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._memo.clear()
+                raise
+            self._db.execute("COMMIT")
+            for key, encoded, _tag, deadline, _created in rows:
+                self._remember(key, (encoded, deadline))
 
     def set_later(self, entries: list[tuple[str, Any, str | None]]) -> None:
         """Store entries soon: readable at once here, written in batched transactions.
@@ -119,15 +133,13 @@ class Cache:
         Used for job and parent states, so the client pays one SQLite commit per
         batch instead of one per job; ``flush`` (housekeeping, close) writes the rest.
         """
-        now = time.time()
+        rows = [self._row(key, value, tag) for key, value, tag in entries]
         with self._pending_guard:  # never waits for a flush in progress
             if not self._pending:
                 self._pending_since = time.monotonic()
-            for key, value, tag in entries:
-                expire = self.ttls.get(tag) if tag else None
-                row = (key, json.dumps(value), tag, now + expire if expire else None, now)
-                self._pending[key] = row  # a later state of the same key replaces the earlier one
-                self._remember(key, (row[1], row[3]))
+            for row in rows:
+                self._pending[row[0]] = row  # a later state of the same key replaces the earlier one
+                self._remember(row[0], (row[1], row[3]))
             due = len(self._pending) >= LATER_BATCH or time.monotonic() - self._pending_since >= LATER_SECONDS
         if due:
             self.flush()
@@ -138,27 +150,11 @@ class Cache:
             with self._pending_guard:
                 rows, self._pending = list(self._pending.values()), {}
             if rows:
-                self._db.execute("BEGIN")
-                try:
-                    self._db.executemany(UPSERT, rows)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    self._memo.clear()
-                    raise
-                self._db.execute("COMMIT")
+                self._write(rows)
 
     def set_many(self, entries: list[tuple[str, Any, str | None]]) -> None:
         """Store several ``(key, value, tag)`` entries in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                for key, value, tag in entries:
-                    self.set(key, value, tag=tag)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._memo.clear()
-                raise
-            self._db.execute("COMMIT")
+        self._write([self._row(key, value, tag) for key, value, tag in entries])
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.set(key, value)

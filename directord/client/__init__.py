@@ -23,6 +23,7 @@ from directord.models import FINAL_STATES, Control, Message
 LOG = logging.getLogger(__name__)
 SERVER = "server"
 SEEN_LIMIT = 100_000
+CACHE_SWEEP_SECONDS = 600.0
 MACHINE_ID_FILES = ("/sys/class/dmi/id/product_uuid", "/run/machine-id", "/etc/machine-id",
                     "/var/lib/dbus/machine-id", "/proc/sys/kernel/random/boot_id")
 
@@ -173,10 +174,14 @@ class Client:
     async def _housekeeping(self) -> None:
         tick = min(max(self.interval / 4, 0.05), 1.0)
         last_beat = time.monotonic()
+        last_sweep = float("-inf")
         while True:
             await asyncio.sleep(tick)
             self.runner.check_timeouts()
             self.cache.flush()
+            if time.monotonic() - last_sweep >= CACHE_SWEEP_SECONDS:  # drop entries past their TTL
+                last_sweep = time.monotonic()
+                self.cache.expire()
             now = time.monotonic()
             if now - last_beat >= self.interval:
                 last_beat = now

@@ -132,7 +132,7 @@ class Authenticator(AsyncioAuthenticator):
         if ring is not None:
             self.configure_curve_callback(domain="*", credentials_provider=ring)
 
-    def _authenticate_plain(self, domain: str, username: str, password: str) -> tuple[bool, bytes]:
+    def _authenticate_plain(self, _domain: str, username: str, password: str) -> tuple[bool, bytes]:
         good_user = hmac.compare_digest(str(username).encode(), PLAIN_USER.encode())
         good_key = hmac.compare_digest(str(password).encode(), self._shared_key)
         return (True, b"OK") if good_user and good_key and self._shared_key else (False, b"Denied")
