@@ -65,7 +65,7 @@ class Delivery:
             self.queue(node, message, reliable=True)
         return len(due)
 
-    def forget(self, node: str) -> list[str]:
-        """Drop everything queued for ``node``; returns the unacked message ids."""
+    def forget(self, node: str) -> None:
+        """Drop everything queued for ``node``, unacked messages included."""
         self.pending.pop(node, None)
-        return list(self.unacked.pop(node, {}))
+        self.unacked.pop(node, None)

@@ -48,6 +48,7 @@ class Server:
         self._orphans: dict[str, float] = {}
         self._node_saved: dict[str, float] = {}
         self._component_hashes: dict[str, tuple[int, str]] = {}
+        self._hooks: dict[tuple[str, str], Any] = {}
         self._stop = asyncio.Event()
         self.api = ApiServer(config.socket_path, str(config.socket_group), {
             "submit": self.api_submit,
@@ -143,7 +144,7 @@ class Server:
             unacked = set(self.delivery.unacked.get(identity, {}))
             for job_id in self.jobs.unfinished(identity):
                 if job_id not in unacked:
-                    self._fail(identity, job_id, "node restarted before the job finished")
+                    self.jobs.fail(identity, job_id, "node restarted before the job finished")
         if joined or restarted:
             self.delivery.resend(identity)
 
@@ -157,11 +158,18 @@ class Server:
             self._coordinate(message.msg_id, coordinate)
 
     def _hook(self, verb: str, name: str) -> Any:
-        """A component's server-side hook (``plan``/``coordinate``), if it has one."""
-        try:
-            return getattr(plugins.load_component(verb), name, None)
-        except DirectordError:
-            return None
+        """A component's server-side hook (``plan``/``coordinate``), if it has one.
+
+        Looked up once per verb: this runs for every status message, and a verb
+        the server cannot load must not cost a plugin scan each time.
+        """
+        key = (verb, name)
+        if key not in self._hooks:
+            try:
+                self._hooks[key] = getattr(plugins.load_component(verb), name, None)
+            except DirectordError:
+                self._hooks[key] = None
+        return self._hooks[key]
 
     def _coordinate(self, job_id: str, coordinate: Any) -> None:
         """Let a component (QUERY) answer its nodes once they all reported."""
@@ -185,12 +193,6 @@ class Server:
             str(uuid.uuid4()), Control.HEARTBEAT.value,
             data={"server_id": self.server_id, "interval": self.interval},
         ))
-
-    def _fail(self, node: str, job_id: str, reason: str) -> None:
-        record = self.jobs.active.get(job_id)
-        if record is None:
-            return
-        self.jobs.apply(node, Message(job_id, Control.JOB_FAILED.value, record.verb, info=reason))
 
     # -- housekeeping --------------------------------------------------------
     async def _housekeeping(self) -> None:

@@ -97,11 +97,11 @@ class JobTable:
         return record
 
     # -- results -------------------------------------------------------------
-    def apply(self, node: str, message: Message) -> JobRecord | None:
-        """Record a node's status; returns the record when it just completed."""
+    def apply(self, node: str, message: Message) -> None:
+        """Record a node's status (ignored for unknown or already finished jobs)."""
         record = self.active.get(message.msg_id)
         if record is None or not record.apply(node, message):
-            return None
+            return
         self._touch(record)
         if message.control in FINAL_STATES:
             self._node_done(node, record.job_id)
@@ -109,8 +109,7 @@ class JobTable:
             if sha:
                 self.sha_states.setdefault(sha, {})[node] = message.control
         if record.complete:
-            return self._complete(record)
-        return None
+            self._complete(record)
 
     def queued(self, node: str, job_id: str) -> None:
         """``node`` acknowledged ``job_id``: it is queued there."""
@@ -118,17 +117,19 @@ class JobTable:
         if record is not None and record.mark_queued(node):
             self._touch(record)
 
-    def fail_node(self, node: str, reason: str) -> list[JobRecord]:
-        """Fail every unfinished job of ``node``; returns records that completed."""
-        completed = []
+    def fail(self, node: str, job_id: str, reason: str) -> None:
+        """End ``node``'s part of an unfinished job as failed (expiry, restart, ...)."""
+        record = self.active.get(job_id)
+        if record is not None and record.fail(node, reason):
+            self._touch(record)
+            if record.complete:
+                self._complete(record)
+        self._node_done(node, job_id)
+
+    def fail_node(self, node: str, reason: str) -> None:
+        """Fail every unfinished job of ``node``."""
         for job_id in list(self.by_node.get(node, ())):
-            record = self.active.get(job_id)
-            if record is not None and record.fail(node, reason):
-                self._touch(record)
-                if record.complete:
-                    completed.append(self._complete(record))
-            self._node_done(node, job_id)
-        return completed
+            self.fail(node, job_id, reason)
 
     def reject(self, record: JobRecord, nodes: list[str], reason: str) -> None:
         """Fail ``nodes`` of a new record before anything is sent to them."""
@@ -149,7 +150,7 @@ class JobTable:
             if not jobs:
                 del self.by_node[node]
 
-    def _complete(self, record: JobRecord) -> JobRecord:
+    def _complete(self, record: JobRecord) -> None:
         self.active.pop(record.job_id, None)
         for waiter in self._waiters.pop(record.job_id, ()):
             waiter.remaining.discard(record.job_id)
@@ -157,7 +158,6 @@ class JobTable:
                 waiter.future.set_result(None)
         if plugins.wants("directord_job_finished"):
             plugins.fire("directord_job_finished", record=record.to_dict())
-        return record
 
     def _touch(self, record: JobRecord) -> None:
         self.dirty[record.job_id] = record
