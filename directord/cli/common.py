@@ -7,7 +7,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from cliff.show import ShowOne
+
 from directord import config, plugins
+from directord.cli.views import export_rows, show
 from directord.exceptions import DirectordError
 from directord.user import UserClient
 
@@ -49,3 +52,17 @@ class DirectordCommand:
     def user(self) -> UserClient:
         cfg = self.app.config
         return UserClient(cfg.socket_path, cfg.request_timeout)
+
+
+class ExportCommand(DirectordCommand, ShowOne):
+    """Write every item of ``what`` (jobs or nodes) to FILE as YAML."""
+
+    what = ""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument("file", metavar="FILE")
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+        return show(export_rows(self.user, self.what, parsed_args.file))

@@ -5,15 +5,13 @@ from __future__ import annotations
 from cliff.lister import Lister
 from cliff.show import ShowOne
 
-from directord.cli.common import DirectordCommand
+from directord.cli.common import DirectordCommand, ExportCommand
 from directord.cli.views import (
     FILTERS,
     JOB_LIST_COLUMNS,
     analysis_rows,
-    export_yaml,
     job_info_rows,
     job_rows,
-    jobs_mapping,
     show,
 )
 
@@ -69,14 +67,7 @@ class JobAnalyze(DirectordCommand, ShowOne):
         return show(analysis_rows(result))
 
 
-class JobExport(DirectordCommand, ShowOne):
+class JobExport(ExportCommand):
     """Write every job record to FILE as YAML."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("file", metavar="FILE")
-        return parser
-
-    def take_action(self, parsed_args):
-        rows = export_yaml(parsed_args.file, jobs_mapping(self.user.call("list_jobs")))
-        return show(rows)
+    what = "jobs"

@@ -11,12 +11,10 @@ from directord.cli.views import (
     NODE_COLUMNS,
     analysis_rows,
     cache_rows,
-    export_yaml,
+    export_rows,
     job_info_rows,
     job_rows,
-    jobs_mapping,
     node_rows,
-    nodes_mapping,
 )
 
 KEY_VALUE = ("KEY", "VALUE")
@@ -52,9 +50,9 @@ class ManageCommand(DirectordCommand, Lister):
             record = self.user.call("job_info", job_id=args.job_info)
             return KEY_VALUE, job_info_rows(args.job_info, record, args.formatter != "json")
         if args.export_jobs:
-            return KEY_VALUE, export_yaml(args.export_jobs, jobs_mapping(self.user.call("list_jobs")))
+            return KEY_VALUE, export_rows(self.user, "jobs", args.export_jobs)
         if args.export_nodes:
-            return KEY_VALUE, export_yaml(args.export_nodes, nodes_mapping(self.user.call("list_nodes")))
+            return KEY_VALUE, export_rows(self.user, "nodes", args.export_nodes)
         if args.dump_cache:
             return KEY_VALUE, cache_rows(self.app.config.cache_path)
         if args.analyze_parent or args.analyze_job or args.analyze_all:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from cliff.lister import Lister
 from cliff.show import ShowOne
 
-from directord.cli.common import DirectordCommand
-from directord.cli.views import NODE_COLUMNS, cache_rows, export_yaml, node_rows, nodes_mapping, show
+from directord.cli.common import DirectordCommand, ExportCommand
+from directord.cli.views import NODE_COLUMNS, cache_rows, node_rows, show
 
 
 class NodeList(DirectordCommand, Lister):
@@ -24,17 +24,10 @@ class NodePurge(DirectordCommand, ShowOne):
         return ("SUCCESS",), (bool(result.get("success")),)
 
 
-class NodeExport(DirectordCommand, ShowOne):
+class NodeExport(ExportCommand):
     """Write every live node to FILE as YAML."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("file", metavar="FILE")
-        return parser
-
-    def take_action(self, parsed_args):
-        rows = export_yaml(parsed_args.file, nodes_mapping(self.user.call("list_nodes")))
-        return show(rows)
+    what = "nodes"
 
 
 class CacheDump(DirectordCommand, ShowOne):

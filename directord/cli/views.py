@@ -99,12 +99,16 @@ def export_yaml(path: str, mapping: dict[str, Any]) -> list[tuple[str, Any]]:
     return [("EXPORTED", target), ("ITEMS", len(mapping))]
 
 
-def jobs_mapping(jobs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {job["JOB_ID"]: job for job in jobs}
+EXPORTS = {  # what -> (user API operation, key of each item)
+    "jobs": ("list_jobs", "JOB_ID"),
+    "nodes": ("list_nodes", "identity"),
+}
 
 
-def nodes_mapping(nodes: list[dict[str, Any]]) -> dict[str, Any]:
-    return {node["identity"]: node for node in nodes}
+def export_rows(user: Any, what: str, path: str) -> list[tuple[str, Any]]:
+    """Fetch every job or live node and write them to ``path`` as ``{id: item}`` YAML."""
+    op, key = EXPORTS[what]
+    return export_yaml(path, {item[key]: item for item in user.call(op)})
 
 
 def cache_rows(cache_path: str) -> list[tuple[str, Any]]:

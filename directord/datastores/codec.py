@@ -25,6 +25,18 @@ def encode(state: dict[str, Any]) -> str:
     return json.dumps(state, separators=(",", ":"), default=str)
 
 
+_NOT_JSON = object()
+
+
+def _load(raw: str | bytes, kind: str, where: str) -> Any:
+    """Parsed JSON, or ``_NOT_JSON`` (logged) for a corrupt value."""
+    try:
+        return json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        LOG.warning("skipping a corrupt %s value at %s: not JSON (%s)", kind, where, exc)
+        return _NOT_JSON
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, _NUMBER) and not isinstance(value, bool)
 
@@ -76,12 +88,8 @@ _JOB_FIELDS = frozenset(JobRecord.__dataclass_fields__)
 
 def decode_job(raw: str | bytes | None, where: str, expected_id: str | None = None) -> JobRecord | None:
     """A JobRecord from stored JSON, or None (logged) when the value is not one."""
-    if raw is None:
-        return None
-    try:
-        state = json.loads(raw)
-    except (ValueError, TypeError) as exc:
-        LOG.warning("skipping a corrupt job value at %s: not JSON (%s)", where, exc)
+    state = _NOT_JSON if raw is None else _load(raw, "job", where)
+    if state is _NOT_JSON:
         return None
     problem = _job_problem(state)
     if problem is None and expected_id is not None and state["job_id"] != expected_id:
@@ -104,12 +112,8 @@ _NODE_TYPES: dict[str, tuple[type, ...]] = {
 
 def decode_node(raw: str | bytes | None, where: str, expected_identity: str | None = None) -> Node | None:
     """A Node from stored JSON, or None (logged) when the value is not one."""
-    if raw is None:
-        return None
-    try:
-        data = json.loads(raw)
-    except (ValueError, TypeError) as exc:
-        LOG.warning("skipping a corrupt node value at %s: not JSON (%s)", where, exc)
+    data = _NOT_JSON if raw is None else _load(raw, "node", where)
+    if data is _NOT_JSON:
         return None
     problem = None
     if not isinstance(data, dict):
