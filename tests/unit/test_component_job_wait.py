@@ -6,7 +6,6 @@ returns a real ``BackendConnection`` subclass answering wire-encoded Messages.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,8 @@ from directord.drivers import BackendConnection
 from directord.exceptions import ComponentError
 from directord.models import Control, Message
 from directord.orchestration import build_job
+
+from .helpers import client_in_thread
 
 SHA = "ab" * 28
 END, FAILED = Control.JOB_END.value, Control.JOB_FAILED.value
@@ -147,14 +148,7 @@ def test_killed_job_stops_polling(cache: Cache, wait_for: Callable[..., bool]) -
     component.driver = driver
     job = {"job_sha": SHA, "identity": ["n1"]}
     context = lib.JobContext(job)
-    results: list[tuple] = []
-
-    def worker() -> None:
-        with context:
-            results.append(component.client(cache, job))
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
+    thread, results = client_in_thread(component, cache, job, context)
     assert wait_for(lambda: bool(driver.connections) and len(driver.connections[0].requests) >= 2)
     assert not results
     context.kill()
@@ -176,14 +170,7 @@ def test_duplicate_identities_do_not_wait_forever(cache: Cache, wait_for: Callab
     component.driver = driver
     job = {"job_sha": SHA, "identity": ["n1", "n1"]}
     context = lib.JobContext(job)
-    results: list[tuple] = []
-
-    def worker() -> None:
-        with context:
-            results.append(component.client(cache, job))
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
+    thread, results = client_in_thread(component, cache, job, context)
     finished = wait_for(lambda: bool(results), timeout=0.5)
     context.kill()
     thread.join(5)

@@ -16,6 +16,8 @@ from directord.exceptions import ComponentError
 from directord.models import Control, JobRecord, Message
 from directord.orchestration import build_job
 
+from .helpers import client_in_thread
+
 NODES = ["n1", "n2", "n3"]
 
 
@@ -216,26 +218,10 @@ def test_publish_without_publisher_is_harmless(cache: Cache) -> None:
     assert component.client(cache, node_job())[2] is True
 
 
-def _run_in_thread(component: query.Component, cache: Cache, job: dict[str, Any],
-                   context: lib.JobContext | None = None) -> tuple[threading.Thread, list[tuple]]:
-    results: list[tuple] = []
-
-    def worker() -> None:
-        if context is None:
-            results.append(component.client(cache, job))
-            return
-        with context:
-            results.append(component.client(cache, job))
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    return thread, results
-
-
 def test_target_waits_for_every_node(cache: Cache, wait_for: Callable[..., bool]) -> None:
     cache.set("args", {"k": "mine"})
     component, published = make_component("n1")
-    thread, results = _run_in_thread(component, cache, node_job())
+    thread, results = client_in_thread(component, cache, node_job())
     assert wait_for(lambda: bool(published))  # answered first, then waits
     assert published == [('{"k": "mine"}', "k")]
     assert not results
@@ -258,7 +244,7 @@ def test_target_released_by_a_delayed_fill(cache: Cache, wait_for: Callable[...,
 
     filler = threading.Thread(target=fill, daemon=True)
     filler.start()
-    thread, results = _run_in_thread(component, cache, job)
+    thread, results = client_in_thread(component, cache, job)
     assert wait_for(lambda: bool(results))
     thread.join(5)
     filler.join(5)
@@ -269,7 +255,7 @@ def test_killed_target_stops_waiting(cache: Cache, wait_for: Callable[..., bool]
     component, published = make_component("n1")
     job = node_job()
     context = lib.JobContext(job)
-    thread, results = _run_in_thread(component, cache, job, context)
+    thread, results = client_in_thread(component, cache, job, context)
     assert wait_for(lambda: bool(published))
     assert not results
     context.kill()

@@ -14,6 +14,8 @@ from directord.components import lib, query_wait
 from directord.exceptions import ComponentError
 from directord.orchestration import build_job
 
+from .helpers import client_in_thread
+
 
 def run(cache: Cache, **job: Any) -> tuple:
     return query_wait.Component().client(cache, job)
@@ -85,14 +87,7 @@ def test_found_once_the_answers_arrive(cache: Cache, wait_for: Callable[..., boo
 def test_killed_job_stops_waiting(cache: Cache, wait_for: Callable[..., bool]) -> None:
     job = {"item": "k", "identity": ["n1"], "query_timeout": 60}
     context = lib.JobContext(job)
-    results: list[tuple] = []
-
-    def worker() -> None:
-        with context:
-            results.append(query_wait.Component().client(cache, job))
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
+    thread, results = client_in_thread(query_wait.Component(), cache, job, context)
     assert not wait_for(lambda: bool(results), timeout=0.05)
     context.kill()
     assert wait_for(lambda: bool(results), timeout=5)

@@ -15,6 +15,8 @@ from directord.components import lib, wait
 from directord.exceptions import ComponentError
 from directord.orchestration import build_job
 
+from .helpers import client_in_thread
+
 FAST = {"retry": 2, "retry_wait": 0.01, "insecure": False}
 
 
@@ -227,15 +229,8 @@ def test_malformed_url_fails_without_raising(cache: Cache) -> None:
 # -- a killed job stops waiting ------------------------------------------------------
 def _run_killed(cache: Cache, job: dict[str, Any], started: Callable[[], bool],
                 wait_for: Callable[..., bool]) -> tuple[Any, ...]:
-    results: list[tuple[Any, ...]] = []
     context = lib.JobContext(job)
-
-    def worker() -> None:
-        with context:
-            results.append(wait.Component().client(cache, job))
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
+    thread, results = client_in_thread(wait.Component(), cache, job, context)
     assert wait_for(started, timeout=5)
     assert not results  # still waiting
     context.kill()

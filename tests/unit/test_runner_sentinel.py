@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,8 @@ from directord.client.runner import Runner, idempotency_key
 from directord.models import Control, Message
 from directord.orchestration import build_job
 
+from .helpers import until
+
 END, FAILED = Control.JOB_END.value, Control.JOB_FAILED.value
 
 
@@ -22,15 +22,6 @@ def make_job(verb: str, text: str, job_id: str, parent: str, **extra: Any) -> di
     spec = build_job(verb, text)
     spec.update(job_id=job_id, parent_id=parent, **extra)
     return spec
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.005)
-    return True
 
 
 class Reports(list):

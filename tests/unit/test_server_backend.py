@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,8 @@ from directord.models import Control, Message
 from directord.server import backend
 from directord.server.backend import BackendService, transfer_sources
 from directord.server.jobs import JobTable
+
+from .helpers import until
 
 END, FAILED, PROCESSING = Control.JOB_END.value, Control.JOB_FAILED.value, Control.JOB_PROCESSING.value
 TRANSFER_END = Control.TRANSFER_END.value
@@ -265,15 +266,6 @@ def test_fetch_of_a_refused_path_fails(table: JobTable, source: Path, tmp_path: 
     driver = InProcessDriver(BackendService(None, table))  # type: ignore[arg-type]
     with pytest.raises(transfer.TransferError, match="Transfer failed: transfer of .* is not allowed"):
         transfer.fetch(driver, "j1", "n1", str(tmp_path / "other"), io.BytesIO())
-
-
-async def until(condition: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.005)
-    return True
 
 
 # -- the service loop --------------------------------------------------------------------
