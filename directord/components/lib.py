@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import os
-import select
 import signal
 import subprocess
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from directord.components import processes
 
 _local = threading.local()
 
@@ -21,11 +22,11 @@ class JobContext:
 
     def __init__(self, job: dict[str, Any]):
         self.job = job
-        self.processes: list[subprocess.Popen] = []
+        self.processes: list[processes.Process] = []
         self.killed = False
         self._lock = threading.Lock()
 
-    def track(self, process: subprocess.Popen) -> None:
+    def track(self, process: processes.Process) -> None:
         with self._lock:
             if self.killed:
                 _kill_group(process)
@@ -46,7 +47,7 @@ class JobContext:
         _local.context = None
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process: processes.Process) -> None:
     if process.poll() is None:
         try:
             os.killpg(process.pid, signal.SIGKILL)
@@ -61,78 +62,17 @@ def current_context() -> JobContext | None:
 
 def spawn(argv: list[str], env: dict[str, str] | None = None, no_block: bool = False,
           cwd: str | None = None) -> tuple[bytes | None, bytes | None, int]:
-    """Run ``argv`` in its own session; returns (stdout, stderr, returncode)."""
+    """Run ``argv`` in its own session; returns (stdout, stderr, returncode).
+
+    The process is tracked by the running job's context, so a timeout kills its tree.
+    """
     if no_block:
         subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
         return None, None, 0
-    if cwd is not None:
-        process = subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        _track(process)
-        stdout, stderr = process.communicate()
-        return stdout, stderr, process.returncode
-    return _spawn_lean(argv, env)
-
-
-def _track(process: Any) -> None:
     context = current_context()
-    if context is not None:
-        context.track(process)
-
-
-class _Spawned:
-    """What JobContext needs of a process started by ``_spawn_lean``."""
-
-    def __init__(self, pid: int):
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        return self.returncode
-
-
-def _spawn_lean(argv: list[str], env: dict[str, str] | None) -> tuple[bytes, bytes, int]:
-    """posix_spawn (vfork + exec) into a new session, output read through pipes.
-
-    The hot path of every RUN: far less Python than ``subprocess.Popen``.
-    Pipe ends are close-on-exec; the child gets them only as fds 1 and 2.
-    """
-    out_read, out_write = os.pipe()
-    err_read, err_write = os.pipe()
-    try:
-        spawner = os.posix_spawn if os.path.isabs(argv[0]) else os.posix_spawnp
-        pid = spawner(argv[0], argv, os.environ if env is None else env, setsid=True, file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, out_write, 1),
-            (os.POSIX_SPAWN_DUP2, err_write, 2),
-        ])
-    except BaseException:
-        for fd in (out_read, err_read):
-            os.close(fd)
-        raise
-    finally:
-        os.close(out_write)
-        os.close(err_write)
-    process = _Spawned(pid)
-    _track(process)
-    output = {out_read: bytearray(), err_read: bytearray()}
-    poller = select.poll()
-    for fd in output:
-        poller.register(fd, select.POLLIN)
-    remaining = len(output)
-    while remaining:
-        for fd, _event in poller.poll():
-            data = os.read(fd, 65536)
-            if data:
-                output[fd] += data
-            else:
-                poller.unregister(fd)
-                os.close(fd)
-                remaining -= 1
-    process.returncode = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    return bytes(output[out_read]), bytes(output[err_read]), process.returncode
+    return processes.run(argv, env, cwd, context.track if context is not None else None)
 
 
 def merge_dict(base: Any, new: Any, extend: bool = True) -> Any:
