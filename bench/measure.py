@@ -44,8 +44,13 @@ def measure(server_pid: int, client_pid: int, action: Callable[[], float]) -> Sa
 
 
 def summarize(samples: list[Sample], jobs: int | None = None, nodes: int | None = None,
-              floor_s: float | None = None) -> dict[str, Any]:
-    """Medians of the runs (peaks: the highest); rates and ratios when ``jobs`` is given."""
+              floors: list[float] | None = None) -> dict[str, Any]:
+    """Medians of the runs (peaks: the highest); rates when ``jobs`` is given.
+
+    ``floors`` holds the floor measured just before each run: the ratio to the
+    floor is the median of those pairs, so drift in the machine's speed over
+    the benchmark does not leak into it.
+    """
     wall = statistics.median(s.wall_s for s in samples)
     result: dict[str, Any] = {
         "runs": len(samples),
@@ -64,8 +69,10 @@ def summarize(samples: list[Sample], jobs: int | None = None, nodes: int | None 
             "jobs_per_s": jobs / wall,
             "node_results_per_s": jobs * nodes / wall,
             "server_rss_growth_mib_per_1000_records": growth * 1000 / jobs,
-            "ratio_to_floor": wall / floor_s if floor_s else None,
         })
+    if floors:
+        result["ratio_to_floor"] = statistics.median(s.wall_s / f for s, f in zip(samples, floors, strict=True))
+        result["paired_floor_s"] = statistics.median(floors)
     return result
 
 

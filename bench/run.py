@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,23 @@ def measure_floor(args: argparse.Namespace) -> dict[str, Any]:
             "spawns_per_worker": args.jobs, "spawns_per_s": args.nodes * args.jobs / wall}
 
 
-def run_original(root: Path, args: argparse.Namespace, floor_s: float | None) -> dict[str, Any]:
+def floor_probe(args: argparse.Namespace) -> Callable[[], float]:
+    """One more floor measurement, taken right before a run it is paired with."""
+
+    def probe() -> float:
+        wall = floor_seconds(args.nodes, args.jobs)
+        note(f"floor (paired with the next run): {wall:.2f} s")
+        return wall
+
+    return probe
+
+
+def run_original(root: Path, args: argparse.Namespace, floor: Callable[[], float] | None) -> dict[str, Any]:
     """The original's results, or ``{"error": ...}`` with one clear line printed."""
     try:
         executable = upstream.ensure_venv()
         results = run_system(lambda path, nodes: upstream.UpstreamSystem(path, nodes, executable),
-                             root, args, floor_s)
+                             root, args, floor)
     except Exception as exc:  # whatever breaks there, our numbers still stand
         lines = str(exc).strip().splitlines() or [type(exc).__name__]
         reason = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1].strip()}"
@@ -97,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="directord-bench-") as tmp:
         root = Path(tmp)
         floor = measure_floor(args) if "floor" in args.only else None
-        floor_s = floor["wall_s"] if floor else None
-        ours = run_system(OurSystem, root / "ours", args, floor_s)
+        probe = floor_probe(args) if floor else None
+        ours = run_system(OurSystem, root / "ours", args, probe)
         if "simfleet" in args.only:
             ours["simfleet"] = fanout.simulated_fleet(root / "fleet", args.sim_nodes)
         output["workloads"] = {**({"floor": floor} if floor else {}), **ours}
         output["targets"] = report.targets(ours)
         if args.compare:
-            original = run_original(root / "original", args, floor_s)
+            original = run_original(root / "original", args, probe)
             output["original"] = original
             if "error" not in original:
                 output["ours_over_original"] = report.compare(ours, original)

@@ -15,6 +15,7 @@ from workloads import WARMUP, Workload, job_workloads
 START_TIMEOUT_S = 120.0
 FANOUT_START_TIMEOUT_S = 900.0  # a hundred Python processes starting on two cores
 EXEC_SAMPLES_PER_RUN = 3
+PAIRED = ("sync", "async")  # the workloads whose target is a ratio to the floor
 
 
 class System(Protocol):
@@ -55,8 +56,12 @@ def running(system: System, timeout: float) -> Iterator[System]:
 
 
 def run_system(make: Callable[[Path, int], System], root: Path, args: Any,
-               floor_s: float | None) -> dict[str, Any]:
-    """Every selected workload of one system; keyed like the JSON."""
+               floor: Callable[[], float] | None) -> dict[str, Any]:
+    """Every selected workload of one system; keyed like the JSON.
+
+    With ``floor``, each run of a workload compared with the floor (``PAIRED``)
+    comes right after a floor measurement of its own.
+    """
     results: dict[str, Any] = {}
     loads = [w for w in job_workloads(args.jobs) if w.key in args.only]
     if "exec" in args.only or loads:
@@ -71,13 +76,15 @@ def run_system(make: Callable[[Path, int], System], root: Path, args: Any,
                 results["exec"] = {"label": "exec --wait", **summarize(samples)}
                 note(f"{system.name}: exec --wait {results['exec']['wall_s']:.3f} s")
             for workload in loads:
-                samples = []
+                samples, floors = [], []
                 for run in range(1, args.runs + 1):
+                    if floor is not None and workload.key in PAIRED:
+                        floors.append(floor())
                     samples.append(measure(system.server_pid, system.client_pid,
                                            lambda w=workload: system.run(w)))
                     note(f"{system.name}: {workload.label} run {run}/{args.runs}: {samples[-1].wall_s:.2f} s")
                 results[workload.key] = {"label": workload.label,
-                                         **summarize(samples, workload.jobs, args.nodes, floor_s)}
+                                         **summarize(samples, workload.jobs, args.nodes, floors)}
     if "fanout" in args.only:
         system = make(root / "fanout", args.fanout_clients)
         note(f"{system.name}: starting a server and {args.fanout_clients} clients (takes a while)")

@@ -28,6 +28,22 @@ UPSERT = ("INSERT INTO cache (key, value, tag, expire, created) VALUES (?, ?, ?,
 LATER_SECONDS = 0.25
 
 
+_SCALARS: dict[str, Any] = {}  # JSON text -> its decoded str/number/bool/None (states: read every job)
+SCALAR_TEXT_LIMIT = 256
+
+
+def _decode(text: str) -> Any:
+    """JSON to a fresh value (callers may change what they get); small scalars come from a memo."""
+    value = _SCALARS.get(text, _MISSING)
+    if value is _MISSING:
+        value = json.loads(text)
+        if isinstance(value, str | int | float | bool | type(None)) and len(text) <= SCALAR_TEXT_LIMIT:
+            if len(_SCALARS) >= MEMO_LIMIT:
+                _SCALARS.clear()
+            _SCALARS[text] = value
+    return value
+
+
 class Cache:
     """Thread-safe persistent cache (components run in worker threads)."""
 
@@ -62,7 +78,7 @@ class Cache:
                 self._remember(key, row)
         if row is None or row[0] is None or (row[1] is not None and row[1] <= time.time()):
             return default
-        return json.loads(row[0])  # a fresh copy: callers may change what they get
+        return _decode(row[0])
 
     def _remember(self, key: str, row: tuple[str | None, float | None] | None) -> None:
         """Keep a read or written row in the in-process read cache (bounded)."""

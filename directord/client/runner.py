@@ -24,10 +24,11 @@ LOG = logging.getLogger(__name__)
 GENERAL_QUEUE = "q_general"
 REPORT_BATCH_DELAY = 0.025
 MAX_OUTPUT = 4 * 1024 * 1024
+FAILED, ENDED, PROCESSING = Control.JOB_FAILED.value, Control.JOB_END.value, Control.JOB_PROCESSING.value
 OUTCOMES = {
-    False: (Control.JOB_FAILED, "task failed"),
-    True: (Control.JOB_END, "task finished"),
-    "skipped": (Control.JOB_END, "task skipped"),
+    False: (FAILED, "task failed"),
+    True: (ENDED, "task finished"),
+    "skipped": (ENDED, "task skipped"),
 }
 
 
@@ -153,7 +154,7 @@ class Runner:
     def _run(self, job: dict[str, Any]) -> None:
         job_id = job["job_id"]
         parent = job.get("parent_id") or job_id
-        if parent != job_id and self.cache.get(parent) == Control.JOB_FAILED.value:
+        if parent != job_id and self.cache.get(parent) == FAILED:
             self._finish(job, None, "Job omitted, parent failure", False,
                          f"Job [ {job_id} ] was not allowed to run because there was a failure"
                          f" under this parent ID [ {parent} ]", 0.0)
@@ -166,7 +167,7 @@ class Runner:
             self._finish(job, None, str(exc), False, None, 0.0)
             return
         if (component.cacheable and not job.get("skip_cache") and not job.get("ignore_cache")
-                and self.cache.get(idempotency_key(job)) == Control.JOB_END.value):
+                and self.cache.get(idempotency_key(job)) == ENDED):
             self._finish(job, None, None, "skipped", None, 0.0)
             return
         component.command = job.get("verb")
@@ -226,7 +227,7 @@ class Runner:
         """Thread-safe interim status for a running job (e.g. QUERY answers)."""
 
         def publish(stdout: str | None, info: str | None) -> None:
-            self._emit(Message(job["job_id"], Control.JOB_PROCESSING.value, str(job.get("verb", "")),
+            self._emit(Message(job["job_id"], PROCESSING, str(job.get("verb", "")),
                                info=info, stdout=_text(stdout)))
 
         return publish
@@ -259,19 +260,19 @@ class Runner:
 
     def _finish(self, job: dict[str, Any], stdout: Any, stderr: Any, outcome: Any,
                 info: Any, execution_time: float) -> None:
-        control, default_info = OUTCOMES.get(outcome, (Control.JOB_PROCESSING, "task processing"))
-        if control != Control.JOB_PROCESSING:
+        control, default_info = OUTCOMES.get(outcome, (PROCESSING, "task processing"))
+        if control != PROCESSING:
             parent = job.get("parent_id") or job["job_id"]
             entries = []
-            if control == Control.JOB_FAILED or self.cache.get(parent) != Control.JOB_FAILED.value:
-                entries.append((parent, control.value, "parents"))  # a failed parent stays failed
+            if control == FAILED or self.cache.get(parent) != FAILED:
+                entries.append((parent, control, "parents"))  # a failed parent stays failed
             if job.get("job_sha3_224"):
-                entries.append((idempotency_key(job), control.value, "jobs"))
+                entries.append((idempotency_key(job), control, "jobs"))
             self.cache.set_later(entries)
         data = {"execution_time": execution_time, "return_timestamp": _stamp()}
         if job.get("component_exec_timestamp"):
             data["component_exec_timestamp"] = job["component_exec_timestamp"]
-        self._emit(Message(job["job_id"], control.value, str(job.get("verb", "")), data=data,
+        self._emit(Message(job["job_id"], control, str(job.get("verb", "")), data=data,
                            info=_text(info) or default_info, stderr=_text(stderr), stdout=_text(stdout)))
 
     # -- shutdown ------------------------------------------------------------

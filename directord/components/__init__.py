@@ -22,6 +22,7 @@ from directord import templating
 from directord.components import lib
 from directord.exceptions import ComponentError, ExecHelp
 
+LOG = logging.getLogger("directord")
 _TOKEN = re.compile(r"\S+")
 
 
@@ -61,7 +62,7 @@ class ComponentBase:
         self.unknown_args: list[str] = []
         self.exec_text = ""
         self.parser: argparse.ArgumentParser | None = None
-        self.log = logging.getLogger("directord")
+        self.log = LOG
         self.blueprint = templating.ENVIRONMENT
 
     # -- submitting side -----------------------------------------------------

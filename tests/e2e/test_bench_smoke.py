@@ -13,12 +13,13 @@ from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 COMMON = ("wall_s", "server_cpu_s", "client_cpu_s", "server_peak_rss_mib", "client_peak_rss_mib")
-JOB_LOAD = (*COMMON, "jobs_per_s", "node_results_per_s", "ratio_to_floor", "server_rss_growth_mib_per_1000_records")
+JOB_LOAD = (*COMMON, "jobs_per_s", "node_results_per_s", "server_rss_growth_mib_per_1000_records")
+PAIRED = (*JOB_LOAD, "ratio_to_floor", "paired_floor_s")  # each run paired with a floor measured just before
 FIELDS = {
     "floor": ("wall_s", "spawns_per_s"),
     "exec": COMMON,
-    "sync": JOB_LOAD,
-    "async": JOB_LOAD,
+    "sync": PAIRED,
+    "async": PAIRED,
     "noop": JOB_LOAD,
     "fanout": (*COMMON, "p50_s", "p95_s", "node_results_per_s"),
     "simfleet": ("cpu_ratio",),
