@@ -117,6 +117,22 @@ def compare(ours: dict[str, Any], original: dict[str, Any]) -> dict[str, dict[st
     return ratios
 
 
+SPEED_UP_TARGET = 4.0
+SPEED_UP_LOADS = ("sync", "async")
+
+
+def compare_targets(ours: dict[str, Any], ratios: dict[str, Any]) -> list[dict[str, Any]]:
+    """The speed-up over the original (original wall / ours) of the headline workloads."""
+    rows = []
+    for key in SPEED_UP_LOADS:
+        ratio = (ratios.get(key) or {}).get("wall_s")
+        value = 1 / ratio if ratio else None
+        rows.append({"target": f"{ours[key]['label']}: >= {SPEED_UP_TARGET:g}x faster than the original",
+                     "measured": value, "op": ">=", "limit": SPEED_UP_TARGET,
+                     "pass": None if value is None else value >= SPEED_UP_TARGET})
+    return rows
+
+
 def _ratio(mine: float | None, theirs: float | None) -> float | None:
     return mine / theirs if mine is not None and theirs else None
 

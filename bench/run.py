@@ -120,14 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             output["original"] = original
             if "error" not in original:
                 output["ours_over_original"] = report.compare(ours, original)
+                if all(key in ours for key in report.SPEED_UP_LOADS):
+                    output["targets"] += report.compare_targets(ours, output["ours_over_original"])
     output["meta"]["seconds"] = round(time.time() - started, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(output, indent=2) + "\n")
 
     print(f"\n{OurSystem.name} ({directord.__version__}), {args.nodes} nodes, medians of {args.runs} run(s)\n")
     print(report.render(report.HEADERS, report.workload_rows(ours, floor)))
-    print("\nTargets\n")
-    print(report.target_table(output["targets"]))
     original = output.get("original")
     if original and "error" not in original:
         print(f"\ndirectord {upstream.VERSION} (original), same workloads\n")
@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.compare_table(ours, original, output["ours_over_original"]))
     elif original:
         print(f"\n{original['error']}")
+    print("\nTargets\n")
+    print(report.target_table(output["targets"]))
     print(f"\nJSON: {args.json}")
     return 0
 

@@ -50,3 +50,13 @@ def test_harness_at_tiny_sizes_writes_every_workload(tmp_path):
     assert len(data["targets"]) == 9
     assert all(isinstance(t["measured"], Real) and isinstance(t["pass"], bool) for t in data["targets"])
     assert "Targets" in result.stdout and "noop-10" in result.stdout
+
+
+def test_speed_up_targets_come_from_the_ours_over_original_ratios(monkeypatch):
+    monkeypatch.syspath_prepend(str(RUN.parent))
+    import report
+
+    ours = {"sync": {"label": "sync-1000"}, "async": {"label": "async-10x100"}}
+    rows = report.compare_targets(ours, {"sync": {"wall_s": 0.2}, "async": {"wall_s": 0.3}})
+    assert [(row["measured"], row["pass"]) for row in rows] == [(5.0, True), (1 / 0.3, False)]
+    assert report.compare_targets(ours, {})[0]["pass"] is None
