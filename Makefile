@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench bench-compare clean redis
+.PHONY: venv demo test lint bench bench-compare clean redis sshd
 
 # plugins-example/ is a separate, third-party-style package (ECHO verb + joblog hook),
 # installed next to directord so its entry points are live in the tests.
@@ -26,7 +26,11 @@ demo: $(STAMP)
 redis:
 	@command -v redis-server >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server)
 
-test: $(STAMP) redis
+# The bootstrap tests start their own sshd on a private port (never the system service).
+sshd:
+	@test -x /usr/sbin/sshd || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server)
+
+test: $(STAMP) redis sshd
 	$(BIN)/ruff check directord tests bench $(EXAMPLE)
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 

@@ -44,6 +44,13 @@ def positive_float(value: Any) -> float:
     return number
 
 
+def positive_int(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be at least 1: {value!r}")
+    return number
+
+
 def port(value: Any) -> int:
     number = int(value)
     if not 0 < number < 65536:
@@ -59,7 +66,7 @@ class Option:
     type: Callable[[Any], Any]
     default: Any
     help: str
-    scope: str = "global"  # global | server | client
+    scope: str = "global"  # global | server | client | bootstrap | cliff
     env: tuple[str, ...] = ()
     flag: str = ""
 
@@ -104,6 +111,17 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds cached args, envs and query answers live.", scope="client"),
     Option("cache_jobs_ttl", positive_float, 72 * 3600.0,
            "Seconds cached job and parent states live.", scope="client"),
+    Option("bootstrap_ssh_key_file", str, "", "SSH private key tried first (then the agent, then ~/.ssh keys).",
+           scope="bootstrap", flag="--key-file"),
+    Option("bootstrap_threads", positive_int, 10, "Client hosts bootstrapped at once.",
+           scope="bootstrap", flag="--threads"),
+    Option("bootstrap_known_hosts", str, "~/.ssh/known_hosts", "Known host keys; unknown hosts are refused.",
+           scope="bootstrap", flag="--known-hosts"),
+    Option("bootstrap_accept_new_host_keys", parse_bool, False,
+           "Trust and record the keys of hosts not yet in --known-hosts (a changed key is still refused).",
+           scope="bootstrap", flag="--accept-new-host-keys"),
+    Option("bootstrap_connect_timeout", positive_float, 10.0, "Seconds to wait for each SSH connection.",
+           scope="bootstrap", flag="--connect-timeout"),
     Option("debug", parse_bool, False, "Debug logging and tracebacks.", scope="cliff"),
 )
 BY_DEST = {opt.dest: opt for opt in OPTIONS}

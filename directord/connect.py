@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from directord import config, orchestration
+from directord import bootstrap, config, orchestration
 from directord.user import UserClient, job_state, status_line
 
 DEFAULT_SOCKET = config.BY_DEST["socket_path"].default
@@ -57,3 +57,15 @@ class DirectordConnect:
 
     def purge_jobs(self) -> bool:
         return bool(self.user.call("purge_jobs").get("success"))
+
+    @staticmethod
+    def bootstrap(catalogs: list[str], key_file: str | None = None, threads: int = 10,
+                  accept_new_host_keys: bool = False) -> tuple[str, ...]:
+        """Bootstrap the catalogs' hosts over SSH; the sorted hosts, or BootstrapError naming the failures."""
+        results = bootstrap.run(bootstrap.load_catalogs(catalogs),
+                                bootstrap.SshOptions(key_file=key_file, accept_new_host_keys=accept_new_host_keys),
+                                threads)
+        failed = [f"{r.host}: {r.status}: {r.error}" for r in results if r.status != "ok"]
+        if failed:
+            raise bootstrap.BootstrapError(f"{len(failed)} host(s) failed: " + "; ".join(failed))
+        return tuple(sorted(r.host for r in results))

@@ -37,14 +37,17 @@ class _SafeLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def load_yaml(path: str) -> Any:
-    """Read a YAML file safely; errors become one readable line."""
+def load_yaml(path: str, kind: str = "orchestration file") -> Any:
+    """Read a YAML file safely (``kind`` names it in errors); errors become one readable line.
+
+    Aliases are capped, and so is the size of the data once they are expanded.
+    """
     full = os.path.abspath(os.path.expanduser(path))
     try:
         with open(full, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(handle, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
-        raise OrchestrationError(f"orchestration file not found: {full}") from None
+        raise OrchestrationError(f"{kind} not found: {full}") from None
     except OSError as exc:
         raise OrchestrationError(f"cannot read {full}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -52,14 +55,14 @@ def load_yaml(path: str) -> Any:
         line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise OrchestrationError(f"{full} is not valid YAML{line}: {problem}") from None
+    if _expanded_size(data, MAX_NODES) > MAX_NODES:
+        raise OrchestrationError(f"{path} expands to more than {MAX_NODES} values (alias bomb?)")
+    return data
 
 
 def load_orchestrations(path: str) -> list[dict[str, Any]]:
     """Load and validate one orchestration file: a list of mappings with ``jobs``."""
-    data = load_yaml(path)
-    if _expanded_size(data, MAX_NODES) > MAX_NODES:
-        raise OrchestrationError(f"{path} expands to more than {MAX_NODES} values (alias bomb?)")
-    return validate_orchestrations(data, path)
+    return validate_orchestrations(load_yaml(path), path)
 
 
 def _expanded_size(data: Any, limit: int) -> int:

@@ -63,10 +63,26 @@ def test_precedence(config_file: Path, dest: str, cli_value: object, env_value: 
     assert getattr(resolve(cli(), env_for(config_file)), dest) == default
 
 
+# ``directord bootstrap`` keeps the original's short flags (its options are bootstrap_* everywhere else).
+BOOTSTRAP_FLAGS = {"bootstrap_ssh_key_file": "--key-file", "bootstrap_threads": "--threads",
+                   "bootstrap_known_hosts": "--known-hosts", "bootstrap_accept_new_host_keys": "--accept-new-host-keys",
+                   "bootstrap_connect_timeout": "--connect-timeout"}
+
+
 def test_every_option_has_a_flag_and_an_env_name() -> None:
     for opt in config.OPTIONS:
-        assert opt.flags[0] == "--" + opt.dest.replace("_", "-")
+        assert opt.flags[0] == BOOTSTRAP_FLAGS.get(opt.dest, "--" + opt.dest.replace("_", "-"))
         assert opt.env_names[0] == "DIRECTORD_" + opt.dest.upper()
+
+
+def test_bootstrap_options_resolve_from_the_environment_and_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("bootstrap_threads: 3\nbootstrap_accept_new_host_keys: 'yes'\n")
+    resolved = resolve(cli(config_file=str(path)), {"DIRECTORD_BOOTSTRAP_SSH_KEY_FILE": "/k"})
+    assert (resolved.bootstrap_threads, resolved.bootstrap_accept_new_host_keys) == (3, True)
+    assert resolved.bootstrap_ssh_key_file == "/k"
+    with pytest.raises(config.ConfigError, match="bootstrap_threads"):
+        resolve(cli(config_file=str(path)), {"DIRECTORD_BOOTSTRAP_THREADS": "0"})
 
 
 def test_add_options_uses_none_defaults_and_converts_types() -> None:
