@@ -301,6 +301,7 @@ class Server:
         return await self.jobs.wait(ids, timeout)
 
     async def api_list_nodes(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
+        self._expire_nodes()  # a node missing from the list has had its unfinished jobs failed
         return [node.to_dict() for node in self.registry.live()]
 
     async def api_list_jobs(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
