@@ -86,6 +86,8 @@ def workload_rows(results: dict[str, Any], floor: dict[str, Any] | None) -> list
                      "fanout": f"round trip p50 {_cell(r.get('p50_s'))} s, p95 {_cell(r.get('p95_s'))} s"}.get(key, "")
             if r.get("paired_floor_s"):
                 notes = f"each run over a floor taken just before it (median {r['paired_floor_s']:.2f} s)"
+            if r.get("hung_runs"):
+                notes += f"; {len(r['hung_runs'])} hung run(s) repeated after a restart"
             rows.append([r["label"], r["runs"], r["wall_s"], r.get("jobs_per_s"), r.get("node_results_per_s"),
                          r.get("ratio_to_floor"), r["server_cpu_s"], r["server_peak_rss_mib"],
                          r["client_peak_rss_mib"], r.get("server_rss_growth_mib_per_1000_records"), notes])

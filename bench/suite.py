@@ -9,13 +9,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import fanout
-from measure import measure, note, summarize
+from measure import Sample, measure, note, summarize
 from workloads import WARMUP, Workload, job_workloads
 
 START_TIMEOUT_S = 120.0
 FANOUT_START_TIMEOUT_S = 900.0  # a hundred Python processes starting on two cores
 EXEC_SAMPLES_PER_RUN = 3
 PAIRED = ("sync", "async")  # the workloads whose target is a ratio to the floor
+HUNG_RETRIES = 2
+
+
+class RunHung(RuntimeError):
+    """A run of the original never finished (it can lose a job); the suite restarts it and runs again."""
 
 
 class System(Protocol):
@@ -76,15 +81,16 @@ def run_system(make: Callable[[Path, int], System], root: Path, args: Any,
                 results["exec"] = {"label": "exec --wait", **summarize(samples)}
                 note(f"{system.name}: exec --wait {results['exec']['wall_s']:.3f} s")
             for workload in loads:
-                samples, floors = [], []
+                samples, floors, hangs = [], [], []
                 for run in range(1, args.runs + 1):
                     if floor is not None and workload.key in PAIRED:
                         floors.append(floor())
-                    samples.append(measure(system.server_pid, system.client_pid,
-                                           lambda w=workload: system.run(w)))
+                    samples.append(_measured_run(system, workload, hangs))
                     note(f"{system.name}: {workload.label} run {run}/{args.runs}: {samples[-1].wall_s:.2f} s")
                 results[workload.key] = {"label": workload.label,
                                          **summarize(samples, workload.jobs, args.nodes, floors)}
+                if hangs:
+                    results[workload.key]["hung_runs"] = hangs
     if "fanout" in args.only:
         system = make(root / "fanout", args.fanout_clients)
         note(f"{system.name}: starting a server and {args.fanout_clients} clients (takes a while)")
@@ -92,3 +98,20 @@ def run_system(make: Callable[[Path, int], System], root: Path, args: Any,
             results["fanout"] = {"label": f"fanout-{args.fanout_clients}",
                                  **fanout.real_clients(system, args.fanout_clients, args.runs)}
     return results
+
+
+def _measured_run(system: System, workload: Workload, hangs: list[str]) -> Sample:
+    """One measured run; a hung run (``RunHung``) is noted, the system restarted and the run repeated."""
+    retries = 0
+    while True:
+        try:
+            return measure(system.server_pid, system.client_pid, lambda: system.run(workload))
+        except RunHung as exc:
+            retries += 1
+            if retries > HUNG_RETRIES:
+                raise
+            hangs.append(str(exc))
+            note(f"{system.name}: {exc}; restarting it and running again")
+            system.stop()
+            system.start(START_TIMEOUT_S)
+            system.run(WARMUP)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from suite import RunHung
 from workloads import EXEC_TEXT, NOOP_FILE, RUN_TEXT, Workload
 
 from directord.localcluster import free_port, wait_for
@@ -29,6 +30,7 @@ VENV = Path(__file__).with_name(".venv-upstream")
 VERSION = "0.12.0"
 HEARTBEAT_S = 60  # its clients heartbeat every 30 s whatever this says; expiry is 3 x this
 RESULT_TIMEOUT_S = 1800.0
+RUN_TIMEOUT_S = 240.0  # its job workloads take 12-20 s here: past this, a run lost a job
 _JOB_ID = re.compile(r"Job Success: ([0-9a-f-]{36})")
 
 
@@ -96,6 +98,8 @@ class UpstreamSystem:
                                     cwd=self.root, start_new_session=True)
 
     def start(self, timeout: float) -> None:
+        if os.path.exists(self.socket):  # left by a previous start: the new one is awaited below
+            os.unlink(self.socket)
         self.server = self._spawn("server", ["server", "--zmq-bind-address", "127.0.0.1"])
         wait_for(lambda: self.server.poll() is not None or os.path.exists(self.socket), 30, what="its socket")
         if self.server.poll() is not None:
@@ -143,22 +147,29 @@ class UpstreamSystem:
     def logs(self) -> str:
         return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.root.glob("*.log"))
 
-    def _cli(self, *args: str) -> tuple[float, str]:
+    def _cli(self, *args: str, timeout: float = RESULT_TIMEOUT_S) -> tuple[float, str]:
+        """Its CLI (in a session of its own: it forks a spinner), wall seconds and output."""
         start = time.monotonic()
-        result = subprocess.run([str(self.executable), *self._global(), *args], capture_output=True, text=True,
-                                timeout=RESULT_TIMEOUT_S, env=self.env, cwd=self.root, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen([str(self.executable), *self._global(), *args], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, env=self.env, cwd=self.root,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._signal_group(process, signal.SIGKILL)
+            process.communicate()
+            raise RunHung(f"`{args[0]}` did not finish in {timeout:.0f} s") from None
         wall = time.monotonic() - start
-        if result.returncode != 0:
-            raise RuntimeError(f"{self.name} {' '.join(args)} exited {result.returncode}: "
-                               f"{(result.stdout + result.stderr)[-800:]}")
-        return wall, result.stdout + result.stderr
+        if process.returncode != 0:
+            raise RuntimeError(f"{self.name} {' '.join(args)} exited {process.returncode}: {output[-800:]}")
+        return wall, output
 
     # -- workloads -------------------------------------------------------------
     def run(self, workload: Workload) -> float:
         """``orchestrate FILE --wait`` (its CLI polls each job in turn); wall seconds of the command."""
         path = self.root / f"{workload.key}.yaml"
         path.write_text(yaml.safe_dump(workload.orchestrations))
-        wall, output = self._cli("orchestrate", str(path), "--wait")
+        wall, output = self._cli("orchestrate", str(path), "--wait", timeout=RUN_TIMEOUT_S)
         # A failed job exits 1; these are its other not-a-success outcomes (the spinner
         # thread can garble a success line, so successes are not counted).
         trouble = [word for word in ("Job Degrated", "Job Skipped", "unknown state") if word in output]

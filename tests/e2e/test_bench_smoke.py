@@ -60,3 +60,48 @@ def test_speed_up_targets_come_from_the_ours_over_original_ratios(monkeypatch):
     rows = report.compare_targets(ours, {"sync": {"wall_s": 0.2}, "async": {"wall_s": 0.3}})
     assert [(row["measured"], row["pass"]) for row in rows] == [(5.0, True), (1 / 0.3, False)]
     assert report.compare_targets(ours, {})[0]["pass"] is None
+
+
+def test_a_hung_run_is_noted_and_repeated_after_a_restart(monkeypatch):
+    monkeypatch.syspath_prepend(str(RUN.parent))
+    import os
+
+    import suite
+    from workloads import WARMUP
+
+    class Flaky:
+        """Hangs on its first headline run; counts restarts."""
+
+        name, server_pid, client_pid = "flaky", os.getpid(), os.getpid()
+
+        def __init__(self):
+            self.calls, self.restarts = [], 0
+
+        def stop(self):
+            self.restarts += 1
+
+        def start(self, timeout):
+            pass
+
+        def run(self, workload):
+            self.calls.append(workload.key)
+            if self.calls.count("sync") == 1 and workload.key == "sync":
+                raise suite.RunHung("`orchestrate` did not finish in 1 s")
+            return 0.5
+
+    system, hangs = Flaky(), []
+    sync = suite.Workload("sync", "sync-1", [], 1)
+    assert suite._measured_run(system, sync, hangs).wall_s == 0.5
+    assert (hangs, system.restarts, system.calls) == (["`orchestrate` did not finish in 1 s"], 1,
+                                                       ["sync", WARMUP.key, "sync"])
+    def always_hangs(self, workload):
+        if workload.key != WARMUP.key:
+            raise suite.RunHung("again")
+
+    monkeypatch.setattr(Flaky, "run", always_hangs)
+    try:
+        suite._measured_run(system, sync, [])
+    except suite.RunHung:
+        assert system.restarts == 1 + suite.HUNG_RETRIES
+    else:
+        raise AssertionError("a run that always hangs must end the benchmark")
