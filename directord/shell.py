@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
+from importlib import metadata
 
 from cliff.app import App
 from cliff.commandmanager import CommandManager
 
 from directord import __version__, config, plugins
 from directord.exceptions import DirectordError
+
+
+class LazyCommandManager(CommandManager):
+    """Commands by entry point, each imported only when it runs.
+
+    cliff's own manager imports every command module at start-up (the whole
+    CLI, bootstrap and jinja2 included) just to learn the names.
+    """
+
+    def load_commands(self, namespace: str) -> None:
+        self.group_list.append(namespace)
+        for entry_point in metadata.entry_points(group=namespace):
+            name = entry_point.name.replace("_", " ") if self.convert_underscores else entry_point.name
+            self.commands[name] = entry_point
 
 
 class DirectordApp(App):
@@ -21,7 +36,7 @@ class DirectordApp(App):
         super().__init__(
             description="Fast, plugin-driven infrastructure orchestration.",
             version=__version__,
-            command_manager=CommandManager("directord.cli"),
+            command_manager=LazyCommandManager("directord.cli"),
             deferred_help=True,
         )
         self.config: config.Config | None = None

@@ -28,6 +28,13 @@ class DirectordCommand:
         plugins.fire("directord_add_options", parser=parser, command=self.scope)
         return parser
 
+    def get_epilog(self) -> str:
+        """cliff's epilog minus its "provided by the X plugin" line, which never applies to
+        directord's own commands and costs a scan of every installed package per start."""
+        hooks = (hook.obj.get_epilog() for hook in self._hooks if hook.obj is not None)  # type: ignore[attr-defined]
+        parts = [self._epilog or "", *(epilog for epilog in hooks if epilog is not None)]  # type: ignore[attr-defined]
+        return "\n\n".join(parts)
+
     def run(self, parsed_args: argparse.Namespace) -> int:
         return self.guarded(super().run, parsed_args)  # type: ignore[misc]
 
