@@ -237,13 +237,20 @@ class Runner:
 
         The first status of a batch wakes the loop, which collects everything
         emitted within ``REPORT_BATCH_DELAY``: one wake-up and one frame for
-        many results instead of one each.
+        many results instead of one each. When nothing else is running or
+        queued, no other result can join the batch, so it leaves at once.
         """
         with self._outbox_guard:
             self._outbox.append(message)
             first = len(self._outbox) == 1
         if first and self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._loop.call_later, REPORT_BATCH_DELAY, self._drain)
+            delay = REPORT_BATCH_DELAY if self._busy() else 0.0
+            self._loop.call_soon_threadsafe(self._loop.call_later, delay, self._drain)
+
+    def _busy(self) -> bool:
+        """Is another job running or queued on this node?"""
+        with self._guard:
+            return bool(self.running) or any(self.queues.values())
 
     def _drain(self) -> None:
         with self._outbox_guard:
