@@ -1,0 +1,117 @@
+"""DNF and SERVICE end to end, against stand-in ``dnf`` and ``systemctl`` executables.
+
+This Debian machine has neither dnf nor a running systemd, so the clients'
+PATH starts with a directory of scripts by those names that log their
+arguments and fail on a package or unit named ``broken``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from directord.localcluster import Cluster
+
+STAND_IN = """#!/bin/sh
+echo "$(basename "$0") $*" >> "{log}"
+case " $* " in *" broken "*) echo "$(basename "$0"): no such thing: broken" >&2; exit 1;; esac
+echo "$(basename "$0") did: $*"
+"""
+
+
+@pytest.fixture(scope="module")
+def system_cluster(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("system-verbs")
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    log = root / "calls.log"
+    for name in ("dnf", "systemctl"):
+        script = bin_dir / name
+        script.write_text(STAND_IN.format(log=log))
+        script.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    with Cluster(root / "cluster", clients=1, env=env).running() as cluster:
+        cluster.calls = log
+        yield cluster
+
+
+def calls(cluster: Cluster) -> list[str]:
+    """The stand-ins' invocations since the last call (the log is emptied)."""
+    path: Path = cluster.calls
+    lines = path.read_text().splitlines() if path.exists() else []
+    path.write_text("")
+    return lines
+
+
+def run(cluster: Cluster, verb: str, text: str) -> tuple[int, dict]:
+    result = cluster.cli("exec", "--verb", verb, text, "--wait")
+    assert "Traceback" not in result.stderr
+    return result.returncode, cluster.job()
+
+
+def test_dnf_installs_upgrades_and_removes(system_cluster):
+    calls(system_cluster)
+    code, job = run(system_cluster, "DNF", "--skip-cache httpd mod_ssl")
+    assert code == 0, job
+    assert calls(system_cluster) == ["dnf -q -y install httpd mod_ssl"]
+    assert job["STDOUT"]["node1"].startswith("=== dnf install ===\ndnf did: -q -y install httpd mod_ssl")
+
+    code, _ = run(system_cluster, "DNF", "--skip-cache --latest --clear-metadata --exclude kernel* vim")
+    assert code == 0
+    assert calls(system_cluster) == ["dnf -q -y clean all", "dnf -q -y makecache",
+                                     "dnf -q -y --best --exclude=kernel* install vim"]
+
+    code, _ = run(system_cluster, "DNF", "--skip-cache --absent vim")
+    assert code == 0
+    assert calls(system_cluster) == ["dnf -q -y remove vim"]
+
+
+def test_dnf_failure_is_retried_then_reported(system_cluster):
+    calls(system_cluster)
+    code, job = run(system_cluster, "DNF", "--skip-cache --retry 2 broken")
+    assert code == 1
+    assert calls(system_cluster) == ["dnf -q -y install broken"] * 2
+    assert "no such thing: broken" in job["STDERR"]["node1"]
+    assert job["INFO"]["node1"] == "dnf present failed for broken"
+
+
+def test_dnf_package_names_are_rendered_with_args(system_cluster):
+    assert run(system_cluster, "ARG", "web_package nginx")[0] == 0
+    calls(system_cluster)
+    code, _ = run(system_cluster, "DNF", "--skip-cache {{ web_package }}")
+    assert code == 0
+    assert calls(system_cluster) == ["dnf -q -y install nginx"]
+
+
+def test_service_runs_its_steps_in_order(system_cluster):
+    calls(system_cluster)
+    code, _ = run(system_cluster, "SERVICE", "--skip-cache --daemon-reload --enable httpd sshd")
+    assert code == 0
+    assert calls(system_cluster) == ["systemctl daemon-reload", "systemctl enable httpd sshd",
+                                     "systemctl start httpd sshd"]
+    code, _ = run(system_cluster, "SERVICE", "--skip-cache --restarted --mask httpd")
+    assert code == 0
+    assert calls(system_cluster) == ["systemctl mask httpd", "systemctl restart httpd"]
+
+
+def test_service_stops_at_the_first_failed_step(system_cluster):
+    calls(system_cluster)
+    code, job = run(system_cluster, "SERVICE", "--skip-cache --retry 1 --disable broken")
+    assert code == 1
+    assert calls(system_cluster) == ["systemctl disable broken"]  # the start step never ran
+    assert job["INFO"]["node1"] == "Failed to set the systemd state"
+
+
+@pytest.mark.parametrize(("verb", "text", "expected"), [
+    ("DNF", "--latest --absent vim", "not allowed with argument"),
+    ("DNF", "--latest", "no packages given"),
+    ("SERVICE", "--stopped --restarted httpd", "not allowed with argument"),
+    ("SERVICE", "--enable", "no services given"),
+])
+def test_bad_options_are_refused_before_sending(system_cluster, verb, text, expected):
+    path = system_cluster.write("bad.yaml", f"- jobs:\n    - {verb}: {text}\n")
+    result = system_cluster.cli("orchestrate", str(path))
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
