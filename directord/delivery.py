@@ -45,6 +45,10 @@ class Delivery:
             else:
                 loop.call_soon(self.flush)
 
+    def hold(self, node: str, message: Message) -> None:
+        """Track a reliable message for ``node`` without sending it: it leaves with the next ``resend``."""
+        self.unacked.setdefault(node, {})[message.msg_id] = (message, time.monotonic())
+
     def flush(self) -> None:
         self._scheduled = False
         pending, self.pending = self.pending, {}

@@ -237,6 +237,8 @@ class Node:
     driver: str = ""
     session: str = ""
     joined: float = field(default_factory=time.time)
+    held: str = ""  # why jobs for it wait on the server (e.g. "rebooting"), until held_until
+    held_until: float = 0.0
 
     @property
     def expiry(self) -> float:
@@ -258,6 +260,9 @@ class Node:
             "driver": self.driver,
             "session": self.session,
             "joined": self.joined,
+            "held": self.held,
+            "held_until": self.held_until,
+            "state": self.held if self.held_until > time.time() else "active",
         }
 
     @classmethod

@@ -204,7 +204,8 @@ class Server:
                 now = time.monotonic()
                 self._expire_nodes()
                 for node in self.registry.live():
-                    self.delivery.resend(node.identity, older_than=now - max(self.interval, 1.0))
+                    if not self.registry.is_held(node.identity):
+                        self.delivery.resend(node.identity, older_than=now - max(self.interval, 1.0))
                 if now - last_beat >= self.interval:
                     last_beat = now
                     for node in self.registry.live():
@@ -278,8 +279,14 @@ class Server:
             warnings.append(f"unknown target(s) {', '.join(unknown)}; live nodes: {', '.join(live) or 'none'}")
         plugins.fire("directord_job_submitted", job=job)
         message = Message(job["job_id"], Control.JOB.value, job["verb"], data=job)
+        hold_seconds = self._hook(job["verb"], "hold_seconds")
         for node in targets:
+            if self.registry.is_held(node):  # e.g. rebooting: sent once its client is back
+                self.delivery.hold(node, message)
+                continue
             self.delivery.queue(node, message, reliable=True)
+            if hold_seconds is not None:
+                self.registry.hold(node, hold_seconds(job), f"held ({job['verb']})")
         return warnings
 
     def _attach_component_file(self, job: dict[str, Any]) -> None:

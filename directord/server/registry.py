@@ -11,7 +11,7 @@ EXPIRY_HEARTBEATS = 3
 
 
 class NodeRegistry:
-    """Live nodes by identity; a node expires after 3 missed heartbeats."""
+    """Live nodes by identity; a node expires after 3 missed heartbeats (or when its hold ends)."""
 
     def __init__(self, heartbeat_interval: float):
         self.ttl = heartbeat_interval * EXPIRY_HEARTBEATS
@@ -31,7 +31,9 @@ class NodeRegistry:
         if joined:
             node = Node(identity=identity, expire_time=now + self.ttl)
             self.nodes[identity] = node
-        node.expire_time = now + self.ttl
+        if restarted or node.held_until <= now:  # back with a new client session, or the hold ran out
+            node.held, node.held_until = "", 0.0
+        node.expire_time = max(now + self.ttl, node.held_until)
         for key in ("machine_id", "version", "driver"):
             if isinstance(data.get(key), str):
                 setattr(node, key, data[key])
@@ -40,6 +42,18 @@ class NodeRegistry:
                 setattr(node, key, float(data[key]))
         node.session = session
         return node, joined, restarted
+
+    def hold(self, identity: str, seconds: float, reason: str) -> None:
+        """Keep ``identity`` registered while it is silent, and its new jobs on the server,
+        for ``seconds`` or until its client restarts (a REBOOT)."""
+        node = self.nodes.get(identity)
+        if node is not None:
+            node.held, node.held_until = reason, time.time() + seconds
+            node.expire_time = max(node.expire_time, node.held_until)
+
+    def is_held(self, identity: str) -> bool:
+        node = self.nodes.get(identity)
+        return node is not None and node.held_until > time.time()
 
     def live(self) -> list[Node]:
         """Non-expired nodes, sorted by identity."""

@@ -1,18 +1,23 @@
-"""DNF and SERVICE end to end, against stand-in ``dnf`` and ``systemctl`` executables.
+"""DNF, SERVICE and REBOOT end to end, against stand-in ``dnf`` and ``systemctl`` executables.
 
 This Debian machine has neither dnf nor a running systemd, so the clients'
 PATH starts with a directory of scripts by those names that log their
-arguments and fail on a package or unit named ``broken``.
+arguments and fail on a package or unit named ``broken``. A reboot is the
+test killing the client once ``systemctl reboot`` was called, and starting it
+again (as systemd would at boot).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
-from directord.localcluster import Cluster
+from directord.localcluster import Cluster, wait_for
 
 STAND_IN = """#!/bin/sh
 echo "$(basename "$0") $*" >> "{log}"
@@ -32,7 +37,7 @@ def system_cluster(tmp_path_factory: pytest.TempPathFactory):
         script.write_text(STAND_IN.format(log=log))
         script.chmod(0o755)
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    with Cluster(root / "cluster", clients=1, env=env).running() as cluster:
+    with Cluster(root / "cluster", clients=2, env=env).running() as cluster:
         cluster.calls = log
         yield cluster
 
@@ -46,7 +51,7 @@ def calls(cluster: Cluster) -> list[str]:
 
 
 def run(cluster: Cluster, verb: str, text: str) -> tuple[int, dict]:
-    result = cluster.cli("exec", "--verb", verb, text, "--wait")
+    result = cluster.cli("exec", "--verb", verb, text, "--wait", "--target", "node1")
     assert "Traceback" not in result.stderr
     return result.returncode, cluster.job()
 
@@ -109,9 +114,67 @@ def test_service_stops_at_the_first_failed_step(system_cluster):
     ("DNF", "--latest", "no packages given"),
     ("SERVICE", "--stopped --restarted httpd", "not allowed with argument"),
     ("SERVICE", "--enable", "no services given"),
+    ("REBOOT", "0", "at least 1 second"),
 ])
 def test_bad_options_are_refused_before_sending(system_cluster, verb, text, expected):
     path = system_cluster.write("bad.yaml", f"- jobs:\n    - {verb}: {text}\n")
     result = system_cluster.cli("orchestrate", str(path))
     assert result.returncode == 2
     assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def node_states(cluster: Cluster) -> dict[str, str]:
+    result = cluster.cli("node", "list", "-f", "json", "-c", "ID", "-c", "STATE")
+    return {row["ID"]: row["STATE"] for row in json.loads(result.stdout or "[]")}
+
+
+def reboot_orchestration(cluster: Cluster, node: str, reboot: str) -> tuple[Path, list[str]]:
+    after = cluster.root / f"after-reboot-{node}"
+    path = cluster.write(f"reboot-{node}.yaml", f"""
+- targets: [{node}]
+  jobs:
+    - RUN: --skip-cache echo before
+    - REBOOT: {reboot}
+    - RUN: --skip-cache echo after > {after}
+""")
+    result = cluster.cli("orchestrate", str(path))
+    assert result.returncode == 0, result.stderr
+    return after, [line.split()[-1] for line in result.stdout.splitlines()]
+
+
+def power_off(cluster: Cluster, node: str) -> float:
+    """Wait for the stand-in ``systemctl reboot``, then kill the client like a power cycle."""
+    wait_for(lambda: "systemctl --message=Directord reboot instruction reboot" in cluster.calls.read_text(),
+             15, what="systemctl reboot")
+    cluster.signal(cluster.clients[node], signal.SIGKILL)
+    return time.monotonic()
+
+
+def test_reboot_holds_later_jobs_until_the_node_is_back(system_cluster):
+    cluster = system_cluster
+    calls(cluster)
+    after, job_ids = reboot_orchestration(cluster, "node1", "1")
+    down = power_off(cluster, "node1")
+    assert cluster.job(job_ids[1])["SUCCESS"] == ["node1"]
+    expiry = 3 * cluster.heartbeat
+    wait_for(lambda: time.monotonic() - down > expiry + 1, expiry + 5, what="a silent node's expiry")
+    assert node_states(cluster).get("node1") == "held (REBOOT)"  # silent, yet not expired
+    assert not after.exists()  # the job after REBOOT waits on the server
+    cluster.start_client("node1")
+    wait_for(after.exists, 20, what="the job after REBOOT")
+    done = wait_for(lambda: cluster.job(job_ids[2])["SUCCESS"], 10, what="its record")
+    assert done == ["node1"]
+    assert cluster.job(job_ids[0])["SUCCESS"] == ["node1"]
+    assert node_states(cluster)["node1"] == "active"
+
+
+def test_a_node_that_never_comes_back_fails_its_held_jobs(system_cluster):
+    cluster = system_cluster
+    calls(cluster)
+    after, job_ids = reboot_orchestration(cluster, "node2", "1 --reboot-timeout 1")
+    power_off(cluster, "node2")
+    failed = wait_for(lambda: cluster.job(job_ids[2])["FAILED"], 15, what="the held job to fail")
+    assert failed == ["node2"]
+    assert "expired" in cluster.job(job_ids[2])["INFO"]["node2"]
+    assert "node2" not in node_states(cluster)
+    assert not after.exists()

@@ -1,0 +1,53 @@
+"""Node registry: expiry after missed heartbeats, holds (REBOOT) that outlast them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from directord.server.registry import NodeRegistry
+
+
+@pytest.fixture
+def registry() -> NodeRegistry:
+    registry = NodeRegistry(heartbeat_interval=1.0)
+    registry.heartbeat("n1", {"session": "s1"})
+    return registry
+
+
+def test_first_heartbeat_joins_and_a_new_session_is_a_restart(registry: NodeRegistry) -> None:
+    assert registry.heartbeat("n1", {"session": "s1"})[1:] == (False, False)
+    assert registry.heartbeat("n1", {"session": "s2"})[1:] == (False, True)
+    assert registry.heartbeat("n2", {"session": "x"})[1:] == (True, False)
+
+
+def test_a_hold_outlasts_the_heartbeat_expiry(registry: NodeRegistry) -> None:
+    registry.hold("n1", 600, "held (REBOOT)")
+    node = registry.nodes["n1"]
+    assert registry.is_held("n1")
+    assert node.expire_time >= time.time() + 599
+    registry.heartbeat("n1", {"session": "s1"})  # the same client, still counting down to the reboot
+    assert registry.is_held("n1") and node.expire_time >= time.time() + 599
+    assert node.to_dict()["state"] == "held (REBOOT)"
+
+
+def test_a_restarted_client_ends_the_hold(registry: NodeRegistry) -> None:
+    registry.hold("n1", 600, "held (REBOOT)")
+    registry.heartbeat("n1", {"session": "s2"})
+    node = registry.nodes["n1"]
+    assert not registry.is_held("n1")
+    assert node.expire_time <= time.time() + registry.ttl
+    assert node.to_dict()["state"] == "active"
+
+
+def test_a_hold_that_ran_out_ends_at_the_next_heartbeat(registry: NodeRegistry) -> None:
+    registry.hold("n1", 0.0, "held (REBOOT)")
+    assert not registry.is_held("n1")
+    registry.heartbeat("n1", {"session": "s1"})
+    assert registry.nodes["n1"].held == ""
+
+
+def test_holding_an_unknown_node_does_nothing(registry: NodeRegistry) -> None:
+    registry.hold("ghost", 600, "held (REBOOT)")
+    assert "ghost" not in registry.nodes and not registry.is_held("ghost")
