@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench bench-compare clean redis sshd
+.PHONY: venv demo test lint bench bench-compare clean redis sshd facter
 
 # plugins-example/ is a separate, third-party-style package (ECHO verb + joblog hook),
 # installed next to directord so its entry points are live in the tests.
@@ -30,7 +30,11 @@ redis:
 sshd:
 	@test -x /usr/sbin/sshd || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server)
 
-test: $(STAMP) redis sshd
+# The FACTER tests run the real facter on the clients.
+facter:
+	@command -v facter >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q facter)
+
+test: $(STAMP) redis sshd facter
 	$(BIN)/ruff check directord tests bench $(EXAMPLE)
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 
