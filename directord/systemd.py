@@ -1,0 +1,108 @@
+"""``directord-server-systemd`` / ``directord-client-systemd``: install the systemd unit of a role.
+
+Each creates ``/etc/directord`` (with a minimal ``config.yaml`` when there is
+none) and writes ``/etc/systemd/system/directord-<role>.service`` running the
+``directord`` executable that sits beside the helper. An existing unit is
+kept unless ``--force``; ``--root`` writes under another tree (image builds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from directord.exceptions import DirectordError
+
+CONFIG_FILE = "/etc/directord/config.yaml"
+UNIT = """\
+[Unit]
+Description=Directord {role}
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User=root
+Group={group}
+ExecStart={executable} --config-file {config} --socket-group {group} {role}
+Restart=on-failure
+RestartSec=10
+Slice=directord.slice
+CPUAccounting=yes
+MemoryAccounting=yes
+TasksAccounting=yes
+IOAccounting=yes
+{limits}
+[Install]
+WantedBy=multi-user.target
+"""
+LIMITS = {"server": "LimitNOFILE=65536\n", "client": ""}
+
+
+class UnitExists(DirectordError):
+    """The unit file is already there and ``--force`` was not given."""
+
+
+def executable() -> str:
+    """The ``directord`` beside the running helper, else the one on PATH."""
+    beside = Path(sys.argv[0]).resolve().parent / "directord"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("directord")
+    if found is None:
+        raise DirectordError("cannot find the directord executable beside this helper or on PATH")
+    return found
+
+
+def install(role: str, group: str = "root", force: bool = False, root: str = "/",
+            program: str | None = None) -> list[str]:
+    """Write the config directory and the unit of ``role``; returns what was written."""
+    if not group or any(c.isspace() for c in group):
+        raise DirectordError(f"invalid group {group!r}")
+    base = Path(root)
+    unit = base / "etc/systemd/system" / f"directord-{role}.service"
+    if unit.exists() and not force:
+        raise UnitExists(f"{unit} exists; pass --force to replace it")
+    written = []
+    config = base / CONFIG_FILE.lstrip("/")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    if not config.exists():
+        config.write_text("---\ndebug: false\n")
+        written.append(str(config))
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    text = UNIT.format(role=role, group=group, executable=program or executable(), config=CONFIG_FILE,
+                       limits=LIMITS[role])
+    temporary = unit.with_suffix(".service.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, unit)
+    written.append(str(unit))
+    return written
+
+
+def _main(role: str, argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(prog=f"directord-{role}-systemd",
+                                     description=f"Install the directord-{role} systemd unit.")
+    parser.add_argument("--group", default="root", help="Group of the service and of the user socket.")
+    parser.add_argument("--force", action="store_true", help="Replace an existing unit file.")
+    parser.add_argument("--root", default="/", help="Install under this directory instead of / (image builds).")
+    args = parser.parse_args(argv)
+    try:
+        written = install(role, args.group, args.force, args.root)
+    except (DirectordError, OSError) as exc:
+        print(f"directord-{role}-systemd: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print(f"run `systemctl daemon-reload`, then `systemctl enable --now directord-{role}`")
+    return 0
+
+
+def server_main(argv: list[str] | None = None) -> int:
+    return _main("server", argv)
+
+
+def client_main(argv: list[str] | None = None) -> int:
+    return _main("client", argv)

@@ -1,0 +1,59 @@
+"""directord-server-systemd / directord-client-systemd: unit files under a private root."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def helper(role: str, root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / f"directord-{role}-systemd"), "--root", str(root), *args],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def unit(root: Path, role: str) -> str:
+    return (root / f"etc/systemd/system/directord-{role}.service").read_text()
+
+
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_writes_the_unit_and_a_config_file(tmp_path: Path, role: str) -> None:
+    result = helper(role, tmp_path, "--group", "directord")
+    assert result.returncode == 0, result.stderr
+    assert "systemctl daemon-reload" in result.stdout
+    text = unit(tmp_path, role)
+    assert (f"ExecStart={BIN / 'directord'} --config-file /etc/directord/config.yaml"
+            f" --socket-group directord {role}\n") in text
+    for line in ("User=root", "Group=directord", "Restart=on-failure", "RestartSec=10", "Slice=directord.slice",
+                 "CPUAccounting=yes", "MemoryAccounting=yes", "WantedBy=multi-user.target"):
+        assert line + "\n" in text
+    assert ("LimitNOFILE=65536\n" in text) is (role == "server")
+    assert (tmp_path / "etc/directord/config.yaml").read_text() == "---\ndebug: false\n"
+
+
+def test_an_existing_unit_is_kept_unless_forced(tmp_path: Path) -> None:
+    assert helper("server", tmp_path).returncode == 0
+    config = tmp_path / "etc/directord/config.yaml"
+    config.write_text("---\ndebug: true\n")  # the operator's own settings
+    before = unit(tmp_path, "server")
+    refused = helper("server", tmp_path, "--group", "wheel")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith("exists; pass --force to replace it")
+    assert "Traceback" not in refused.stderr
+    assert unit(tmp_path, "server") == before
+    forced = helper("server", tmp_path, "--group", "wheel", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "Group=wheel\n" in unit(tmp_path, "server")
+    assert config.read_text() == "---\ndebug: true\n"
+    assert str(config) not in forced.stdout
+
+
+def test_a_group_with_spaces_is_refused(tmp_path: Path) -> None:
+    result = helper("client", tmp_path, "--group", "bad group")
+    assert result.returncode == 1
+    assert "invalid group" in result.stderr
+    assert not (tmp_path / "etc/systemd/system/directord-client.service").exists()
