@@ -30,6 +30,11 @@ def render(text: str, values: dict[str, Any] | None, allow_empty_values: bool = 
         raise TemplateError(f"template error: {type(exc).__name__}: {exc}") from None
 
 
+def render_words(words: Any, values: dict[str, Any] | None) -> list[str]:
+    """Render a list of names as one text (``{{ name }}`` spans three words), split again."""
+    return render(" ".join(map(str, words or ())), values).split()
+
+
 def render_value(value: Any, values: dict[str, Any] | None) -> Any:
     """Render every string inside a JSON-able value (ARG/ENV), keeping its structure."""
     if isinstance(value, str):

@@ -110,11 +110,13 @@ class Client:
         }))
 
     def _report(self, message: Message) -> None:
-        """A job status; final ones are kept until the server acks them."""
+        """A job status; final ones are kept until the server acks them, and one carrying
+        callbacks (``new_tasks``) until the job's final status takes its place."""
         final = message.control in FINAL_STATES
         if final:
             self._remember(message.msg_id, message)
-        self.delivery.queue(SERVER, message, reliable=final)
+        callbacks = isinstance(message.data, dict) and "new_tasks" in message.data
+        self.delivery.queue(SERVER, message, reliable=final or callbacks)
 
     def _remember(self, job_id: str, message: Message | None) -> None:
         self.seen[job_id] = message

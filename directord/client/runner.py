@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +18,13 @@ from directord import plugins, transfer
 from directord.cache import Cache
 from directord.components import lib
 from directord.exceptions import DirectordError
-from directord.fingerprint import file_sha3_224
+from directord.fingerprint import file_sha3_224, object_sha3_224
 from directord.models import Control, Message
 
 LOG = logging.getLogger(__name__)
 GENERAL_QUEUE = "q_general"
 REPORT_BATCH_DELAY = 0.025
+CALLBACK_POLL = 0.1
 MAX_OUTPUT = 4 * 1024 * 1024
 FAILED, ENDED, PROCESSING = Control.JOB_FAILED.value, Control.JOB_END.value, Control.JOB_PROCESSING.value
 OUTCOMES = {
@@ -60,6 +62,15 @@ def idempotency_key(job: dict[str, Any]) -> str:
     return f"{sha}:{content}" if content else sha
 
 
+def callback_task(task: dict[str, Any]) -> dict[str, Any]:
+    """A ``block_on_tasks`` entry as the server gets it: ids filled in, in a bypass queue."""
+    task = dict(task)
+    task.setdefault("job_id", str(uuid.uuid4()))
+    task.setdefault("job_sha3_224", object_sha3_224({k: v for k, v in task.items() if k != "job_id"}))
+    task["parent_async_bypass"] = True  # never queued behind the job that waits for it
+    return task
+
+
 def _stamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -91,6 +102,8 @@ class Runner:
         self._stopped = False
         self._outbox: list[Message] = []
         self._outbox_guard = threading.Lock()
+        self._awaited: dict[str, threading.Event] = {}  # callback job id -> set when it ends here
+        self._callback_states: dict[str, str] = {}
 
     # -- routing (event loop) ------------------------------------------------
     def submit(self, job: dict[str, Any]) -> None:
@@ -181,12 +194,41 @@ class Runner:
         self._deadlines[job_id] = time.monotonic() + timeout
         try:
             result = self._execute(component, job, context)
+            if getattr(component, "block_on_tasks", None):
+                result = self._callbacks(component.block_on_tasks, job, context, result)
         finally:
             self.running.pop(job_id, None)
             self._deadlines.pop(job_id, None)
         if context.killed and not self._stopped:
-            result = (None, f"Timeout encountered after {timeout:g} seconds", False, None, result[4])
+            result = (None, f"Timeout encountered after {timeout:g} seconds", False, None, *result[4:])
         self._finish(job, *result)
+
+    def _callbacks(self, tasks: list[Any], job: dict[str, Any], context: lib.JobContext,
+                   result: tuple) -> tuple:
+        """A component's ``block_on_tasks``: the server dispatches them (``new_tasks``); when one
+        targets this node and the job succeeded, the job stays processing until they all ended."""
+        tasks = [callback_task(task) for task in tasks if isinstance(task, dict)]
+        mine = [t["job_id"] for t in tasks if self.identity in (t.get("targets") or [self.identity])]
+        stdout, stderr, outcome, info, elapsed = result
+        if outcome is not True or not mine:
+            return stdout, stderr, outcome, info, elapsed, tasks
+        events = {job_id: self._awaited.setdefault(job_id, threading.Event()) for job_id in mine}
+        self._emit(Message(job["job_id"], PROCESSING, str(job.get("verb", "")), stdout=_text(stdout),
+                           info="Waiting for callback tasks to complete", data={"new_tasks": tasks}))
+        start = time.perf_counter()
+        try:
+            for event in events.values():
+                while not event.wait(CALLBACK_POLL):
+                    if context.killed or self._stopped:
+                        return stdout, stderr, False, "interrupted waiting for callback tasks", elapsed, []
+        finally:
+            for job_id in mine:
+                self._awaited.pop(job_id, None)
+        failed = [job_id for job_id in mine if self._callback_states.pop(job_id, None) == FAILED]
+        elapsed += time.perf_counter() - start
+        if failed:
+            return stdout, stderr, False, f"Callback [ {failed[0]} ] failed", elapsed, []
+        return stdout, stderr, True, f"Callback [ {mine[-1]} ] completed", elapsed, []
 
     def _sync_component(self, job: dict[str, Any]) -> None:
         """Worker thread: fetch the server's copy of a component file unless this node has it."""
@@ -266,8 +308,12 @@ class Runner:
             return self._locks.setdefault(name, threading.Lock())
 
     def _finish(self, job: dict[str, Any], stdout: Any, stderr: Any, outcome: Any,
-                info: Any, execution_time: float) -> None:
+                info: Any, execution_time: float, new_tasks: list[dict[str, Any]] | None = None) -> None:
         control, default_info = OUTCOMES.get(outcome, (PROCESSING, "task processing"))
+        event = self._awaited.get(job["job_id"]) if control != PROCESSING else None
+        if event is not None:  # a callback another job of this node waits for
+            self._callback_states[job["job_id"]] = control
+            event.set()
         if control != PROCESSING:
             parent = job.get("parent_id") or job["job_id"]
             entries = []
@@ -276,7 +322,9 @@ class Runner:
             if job.get("job_sha3_224"):
                 entries.append((idempotency_key(job), control, "jobs"))
             self.cache.set_later(entries)
-        data = {"execution_time": execution_time, "return_timestamp": _stamp()}
+        data: dict[str, Any] = {"execution_time": execution_time, "return_timestamp": _stamp()}
+        if new_tasks:
+            data["new_tasks"] = new_tasks
         if job.get("component_exec_timestamp"):
             data["component_exec_timestamp"] = job["component_exec_timestamp"]
         self._emit(Message(job["job_id"], control, str(job.get("verb", "")), data=data,

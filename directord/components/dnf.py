@@ -42,8 +42,8 @@ class Component(components.ComponentBase):
     @retry
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         try:
-            packages = templating.render(" ".join(map(str, job.get("packages") or ())), cache.get("args")).split()
-        except templating.TemplateError as exc:  # rendered as one text: "{{ name }}" spans three words
+            packages = templating.render_words(job.get("packages"), cache.get("args"))
+        except templating.TemplateError as exc:
             return None, str(exc), False, None
         if not packages:
             return None, "No packages to manage", False, None

@@ -52,8 +52,8 @@ class Component(components.ComponentBase):
     @retry
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         try:
-            services = templating.render(" ".join(map(str, job.get("services") or ())), cache.get("args")).split()
-        except templating.TemplateError as exc:  # rendered as one text: "{{ name }}" spans three words
+            services = templating.render_words(job.get("services"), cache.get("args"))
+        except templating.TemplateError as exc:
             return None, str(exc), False, None
         if not services:
             return None, "No services to manage", False, None

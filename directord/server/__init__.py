@@ -153,9 +153,28 @@ class Server:
         if message.control in FINAL_STATES:
             self._acks.setdefault(identity, []).append(message.msg_id)
         self.jobs.apply(identity, message)
+        if isinstance(message.data, dict) and isinstance(message.data.get("new_tasks"), list):
+            self._callbacks(identity, message.data["new_tasks"])
         coordinate = self._hook(message.command, "coordinate")
         if coordinate is not None:
             self._coordinate(message.msg_id, coordinate)
+
+    def _callbacks(self, identity: str, tasks: list[Any]) -> None:
+        """Dispatch a component's ``block_on_tasks`` once each (a re-sent status repeats them).
+
+        A task's own ``targets`` decide where it runs (all live nodes when absent);
+        an empty ``identity`` becomes every live node, as QUERY_WAIT-style tasks expect.
+        """
+        live = [n.identity for n in self.registry.live()]
+        for task in tasks:
+            if not isinstance(task, dict) or not task.get("job_id") or self.jobs.get(str(task["job_id"])):
+                continue
+            if "identity" in task and not task["identity"]:
+                task["identity"] = live
+            try:
+                self.submit([task])
+            except DirectordError as exc:
+                LOG.warning("callback task %s from %s refused: %s", task.get("job_id"), identity, exc)
 
     def _hook(self, verb: str, name: str) -> Any:
         """A component's server-side hook (``plan``/``coordinate``), if it has one.
