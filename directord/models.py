@@ -21,6 +21,7 @@ class Control(str, enum.Enum):
     COORDINATION_FAILED = "\x07"
     COORDINATION_ACK = "\x10"
     COORDINATION_NOTICE = "\x11"
+    RETURN = "\x12"  # client -> server: these queued jobs were never started (the client is stopping)
     JOB_FAILED = "\x15"
     JOB_PROCESSING = "\x16"
 

@@ -24,6 +24,8 @@ LOG = logging.getLogger(__name__)
 SERVER = "server"
 SEEN_LIMIT = 100_000
 CACHE_SWEEP_SECONDS = 600.0
+STOP_GRACE_S = 5.0  # a stopping client waits this long for the server to ack its last results,
+STOP_SILENCE_S = 0.5  # or this long without a word from it (acks come within ~50 ms)
 MACHINE_ID_FILES = ("/sys/class/dmi/id/product_uuid", "/run/machine-id", "/etc/machine-id",
                     "/var/lib/dbus/machine-id", "/proc/sys/kernel/random/boot_id")
 
@@ -87,7 +89,7 @@ class Client:
         tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping())]
         LOG.info("client %s connected (session %s)", self.identity, self.session)
         await self._stop.wait()
-        self.runner.stop()
+        await self._drain()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -97,6 +99,24 @@ class Client:
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def _drain(self) -> None:
+        """Graceful stop: queued jobs go back to the server (sent again once this node is back),
+        killed ones report as failed, and every result is acked, all within ``STOP_GRACE_S``."""
+        returned = self.runner.stop()
+        if returned:
+            LOG.info("returning %d queued job(s) to the server", len(returned))
+            self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.RETURN.value, data=returned),
+                                reliable=True)
+        start = time.monotonic()
+        while time.monotonic() - start < STOP_GRACE_S:
+            if self.runner.idle() and not self.delivery.unacked.get(SERVER):
+                return
+            if time.monotonic() - max(self.server_seen, start) > STOP_SILENCE_S:
+                unacked = len(self.delivery.unacked.get(SERVER, {}))
+                LOG.warning("the server did not answer; %d message(s) unacked", unacked)
+                return
+            await asyncio.sleep(0.02)
 
     # -- outgoing ------------------------------------------------------------
     def _heartbeat(self) -> None:
@@ -161,6 +181,8 @@ class Client:
         job = message.data
         if not isinstance(job, dict) or not isinstance(job.get("verb"), str):
             self.dropped.drop("server", f"malformed job {message.msg_id}")
+            return
+        if self._stop.is_set():  # not acked: the server sends it again to this node's next session
             return
         job_id = job.setdefault("job_id", message.msg_id)
         received.append(job_id)

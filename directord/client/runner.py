@@ -199,8 +199,10 @@ class Runner:
         finally:
             self.running.pop(job_id, None)
             self._deadlines.pop(job_id, None)
-        if context.killed and not self._stopped:
-            result = (None, f"Timeout encountered after {timeout:g} seconds", False, None, *result[4:])
+        if context.killed:
+            reason = "Killed: the client stopped while the job ran" if self._stopped else \
+                f"Timeout encountered after {timeout:g} seconds"
+            result = (None, reason, False, None, *result[4:])
         self._finish(job, *result)
 
     def _callbacks(self, tasks: list[Any], job: dict[str, Any], context: lib.JobContext,
@@ -331,9 +333,19 @@ class Runner:
                            info=_text(info) or default_info, stderr=_text(stderr), stdout=_text(stdout)))
 
     # -- shutdown ------------------------------------------------------------
-    def stop(self) -> None:
-        """Kill running jobs' processes and stop taking work."""
+    def stop(self) -> list[str]:
+        """Stop taking work, kill running jobs' processes; the ids of queued jobs never started."""
         self._stopped = True
+        with self._guard:
+            returned = [job["job_id"] for queue in self.queues.values() for job in queue]
+            for queue in self.queues.values():
+                queue.clear()
         for context in list(self.running.values()):
             context.kill()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        return returned
+
+    def idle(self) -> bool:
+        """No job running and no result waiting to leave (after ``stop``: the drain is over)."""
+        with self._outbox_guard:
+            return not self.running and not self._outbox

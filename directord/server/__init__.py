@@ -123,6 +123,8 @@ class Server:
                     self.jobs.queued(identity, str(job_id))
             elif message.control in (Control.JOB_PROCESSING.value, *FINAL_STATES):
                 self._status(identity, message)
+            elif message.control == Control.RETURN.value and isinstance(message.data, list):
+                self._returned(identity, message)
             else:
                 self.dropped.drop(identity, f"unexpected control {message.control!r}")
         if self._acks and not self._acks_scheduled:  # acks leave in batches; results re-send after seconds
@@ -158,6 +160,15 @@ class Server:
         coordinate = self._hook(message.command, "coordinate")
         if coordinate is not None:
             self._coordinate(message.msg_id, coordinate)
+
+    def _returned(self, identity: str, message: Message) -> None:
+        """A stopping client handed back jobs it never started: held for its next session."""
+        for job_id in map(str, message.data):
+            record = self.jobs.get(job_id)
+            if record is not None and identity in record.processing and not record.is_final(identity):
+                self.delivery.hold(identity, Message(job_id, Control.JOB.value, record.verb, data=record.definition))
+        self._acks.setdefault(identity, []).append(message.msg_id)
+        LOG.info("node %s is stopping; %d queued job(s) wait for it to come back", identity, len(message.data))
 
     def _callbacks(self, identity: str, tasks: list[Any]) -> None:
         """Dispatch a component's ``block_on_tasks`` once each (a re-sent status repeats them).
