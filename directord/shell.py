@@ -42,10 +42,15 @@ class DirectordApp(App):
         self.config: config.Config | None = None
 
     def build_option_parser(self, description, version, argparse_kwargs=None):  # type: ignore[override]
-        kwargs = {"allow_abbrev": False, **(argparse_kwargs or {})}
+        kwargs = {"allow_abbrev": False, "prog": "directord", **(argparse_kwargs or {})}
         parser = super().build_option_parser(description, version, kwargs)
         config.add_options(parser, "global")
         return parser
+
+    def interact(self) -> None:
+        """No command given: the usage and one line (exit 1), never an interactive prompt."""
+        self.parser.print_usage(sys.stderr)
+        print("directord: a command is required; `directord --help` lists them", file=sys.stderr)
 
     def initialize_app(self, argv: list[str]) -> None:
         if not self.options.debug:

@@ -39,3 +39,12 @@ def test_help_of_a_lazily_loaded_command(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "--catalog" in out
     assert "provided by" not in out
+
+
+def test_no_command_prints_the_usage_and_one_error_line(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "directord", "--config-file", str(tmp_path / "absent.yaml")],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert result.stderr.startswith("usage: directord")
+    assert result.stderr.strip().endswith("directord: a command is required; `directord --help` lists them")
+    assert result.stdout == ""
