@@ -9,6 +9,7 @@ import glob
 import importlib.util
 import logging
 import os
+import sys
 from importlib import metadata
 from typing import Any
 from urllib.parse import urlparse
@@ -80,7 +81,10 @@ _file_components: dict[tuple[str, int], Any] = {}
 
 
 def configure_components(paths: list[str]) -> None:
-    component_paths[:] = [p for p in paths if p]
+    """Search ``paths`` (empty entries dropped), then the packaged ``share/directord/components``
+    of this environment and of its base Python, where the original installed its contributed ones."""
+    shared = [os.path.join(prefix, "share", "directord", "components") for prefix in (sys.prefix, sys.base_prefix)]
+    component_paths[:] = list(dict.fromkeys(p for p in [*paths, *shared] if p))
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -79,7 +80,14 @@ def greet(greeting: str) -> str:
 
 def test_configure_components_drops_empty_entries(components_dir: Path) -> None:
     plugins.configure_components(["", str(components_dir), ""])
-    assert plugins.component_paths == [str(components_dir)]
+    assert plugins.component_paths[0] == str(components_dir)
+    assert "" not in plugins.component_paths
+
+
+def test_packaged_share_directories_are_searched_after_the_configured_ones(components_dir: Path) -> None:
+    plugins.configure_components([str(components_dir)])
+    shared = [os.path.join(prefix, "share", "directord", "components") for prefix in (sys.prefix, sys.base_prefix)]
+    assert plugins.component_paths == [str(components_dir), *dict.fromkeys(shared)]
 
 
 def test_upstream_style_file_loads_and_runs(components_dir: Path, cache: Cache) -> None:
