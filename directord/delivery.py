@@ -30,6 +30,7 @@ class Delivery:
         self.delay = delay
         self.pending: dict[str, list[Message]] = {}
         self.unacked: dict[str, dict[str, tuple[Message, float]]] = {}
+        self.held: dict[str, dict[str, Message]] = {}
         self._scheduled = False
 
     def queue(self, node: str, message: Message, reliable: bool = False) -> None:
@@ -45,9 +46,24 @@ class Delivery:
             else:
                 loop.call_soon(self.flush)
 
+    def track(self, node: str, message: Message) -> None:
+        """Track a reliable message for ``node`` without sending it now: it leaves with the next ``resend``."""
+        self.unacked.setdefault(node, {})[message.msg_id] = (message, 0.0)
+
     def hold(self, node: str, message: Message) -> None:
-        """Track a reliable message for ``node`` without sending it: it leaves with the next ``resend``."""
-        self.unacked.setdefault(node, {})[message.msg_id] = (message, time.monotonic())
+        """Keep a reliable message for ``node`` back until ``release``."""
+        self.held.setdefault(node, {})[message.msg_id] = message
+
+    def release(self, node: str) -> int:
+        """Send ``node``'s held messages."""
+        held = self.held.pop(node, {})
+        for message in held.values():
+            self.queue(node, message, reliable=True)
+        return len(held)
+
+    def waiting(self, node: str) -> set[str]:
+        """Ids of ``node``'s reliable messages not yet acked, sent or held."""
+        return set(self.unacked.get(node, ())) | set(self.held.get(node, ()))
 
     def flush(self) -> None:
         self._scheduled = False
@@ -73,3 +89,4 @@ class Delivery:
         """Drop everything queued for ``node``, unacked messages included."""
         self.pending.pop(node, None)
         self.unacked.pop(node, None)
+        self.held.pop(node, None)

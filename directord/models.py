@@ -157,6 +157,14 @@ class JobRecord:
         self.info[node] = "task queued"
         return True
 
+    def requeue(self, node: str, info: str) -> bool:
+        """``node`` gave the job back unstarted: it waits to be sent again (state "\\x00")."""
+        if node not in self.processing or self.is_final(node):
+            return False
+        self.processing[node] = Control.NULL.value
+        self.info[node] = info
+        return True
+
     def fail(self, node: str, reason: str, now: float | None = None) -> bool:
         """Mark ``node`` failed (expiry, unknown target, purge) unless already final."""
         return self.apply(node, Message(self.job_id, Control.JOB_FAILED.value, self.verb, info=reason), now)
@@ -238,8 +246,9 @@ class Node:
     driver: str = ""
     session: str = ""
     joined: float = field(default_factory=time.time)
-    held: str = ""  # why jobs for it wait on the server (e.g. "rebooting"), until held_until
+    held: str = ""  # why jobs for it wait on the server (e.g. "held (REBOOT)"), until held_until
     held_until: float = 0.0
+    held_by: str = ""  # the job that started the hold
 
     @property
     def expiry(self) -> float:
@@ -263,6 +272,7 @@ class Node:
             "joined": self.joined,
             "held": self.held,
             "held_until": self.held_until,
+            "held_by": self.held_by,
             "state": self.held if self.held_until > time.time() else "active",
         }
 

@@ -69,17 +69,34 @@ def install(role: str, group: str = "root", force: bool = False, root: str = "/"
     written = []
     config = base / CONFIG_FILE.lstrip("/")
     config.parent.mkdir(parents=True, exist_ok=True)
-    if not config.exists():
-        config.write_text("---\ndebug: false\n")
+    if not config.exists() and not config.is_symlink():
+        _write_new(config, "---\ndebug: false\n")
         written.append(str(config))
     unit.parent.mkdir(parents=True, exist_ok=True)
-    text = UNIT.format(role=role, group=group, executable=program or executable(), config=CONFIG_FILE,
+    text = UNIT.format(role=role, group=group, executable=unit_quote(program or executable()), config=CONFIG_FILE,
                        limits=LIMITS[role])
     temporary = unit.with_suffix(".service.tmp")
-    temporary.write_text(text)
+    _write_new(temporary, text)
     os.replace(temporary, unit)
     written.append(str(unit))
     return written
+
+
+def unit_quote(path: str) -> str:
+    """A path as one ExecStart word: quoted when it has spaces, ``%`` doubled (systemd specifiers)."""
+    path = path.replace("%", "%%")
+    if any(c.isspace() for c in path) or '"' in path or "\\" in path:
+        return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return path
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``path`` without following a symlink planted there."""
+    if path.is_symlink():
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _main(role: str, argv: list[str] | None) -> int:

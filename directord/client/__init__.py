@@ -106,11 +106,16 @@ class Client:
         returned = self.runner.stop()
         if returned:
             LOG.info("returning %d queued job(s) to the server", len(returned))
+            self.delivery.flush()  # RETURN leaves in a frame of its own: a server that predates it drops only that
             self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.RETURN.value, data=returned),
                                 reliable=True)
+            self.delivery.flush()
         start = time.monotonic()
         while time.monotonic() - start < STOP_GRACE_S:
-            if self.runner.idle() and not self.delivery.unacked.get(SERVER):
+            if not self.runner.idle():  # killed jobs are still reporting
+                await asyncio.sleep(0.02)
+                continue
+            if not self.delivery.unacked.get(SERVER):
                 return
             if time.monotonic() - max(self.server_seen, start) > STOP_SILENCE_S:
                 unacked = len(self.delivery.unacked.get(SERVER, {}))

@@ -37,6 +37,8 @@ OUTCOMES = {
 def queue_name(job: dict[str, Any]) -> str:
     """Non-async parents share one FIFO; async and bypass parents get their own."""
     parent = job.get("parent_id") or job.get("job_id")
+    if job.get("callback_of"):  # never behind the job waiting for it, whatever parent it names
+        return f"q_callback_{job.get('job_id')}"
     if job.get("parent_async_bypass"):
         return f"q_bypass_{parent}"
     if job.get("parent_async"):
@@ -62,12 +64,12 @@ def idempotency_key(job: dict[str, Any]) -> str:
     return f"{sha}:{content}" if content else sha
 
 
-def callback_task(task: dict[str, Any]) -> dict[str, Any]:
-    """A ``block_on_tasks`` entry as the server gets it: ids filled in, in a bypass queue."""
-    task = dict(task)
+def callback_task(task: dict[str, Any], waiting: str) -> dict[str, Any]:
+    """A ``block_on_tasks`` entry of job ``waiting`` as the server gets it: ids filled in,
+    a queue of its own on every node, a fingerprint of this run (no stale cache hit)."""
+    task = {**task, "callback_of": waiting, "parent_async_bypass": True}
     task.setdefault("job_id", str(uuid.uuid4()))
     task.setdefault("job_sha3_224", object_sha3_224({k: v for k, v in task.items() if k != "job_id"}))
-    task["parent_async_bypass"] = True  # never queued behind the job that waits for it
     return task
 
 
@@ -102,6 +104,7 @@ class Runner:
         self._stopped = False
         self._outbox: list[Message] = []
         self._outbox_guard = threading.Lock()
+        self._active = 0  # jobs taken off a queue whose result is not yet in the outbox
         self._awaited: dict[str, threading.Event] = {}  # callback job id -> set when it ends here
         self._callback_states: dict[str, str] = {}
 
@@ -150,19 +153,23 @@ class Runner:
 
     # -- running (pool threads) ----------------------------------------------
     def _work(self, name: str) -> None:
-        while not self._stopped:
+        while True:
             with self._guard:
                 queue = self.queues.get(name)
-                if not queue:
+                if self._stopped or not queue:  # stop() hands whatever is left back to the server
                     self.queues.pop(name, None)
                     self._workers.discard(name)
                     return
                 job = queue.popleft()
+                self._active += 1  # taken: from now on its result is owed (see idle())
             try:
                 self._run(job)
             except Exception:  # never lose the queue's thread to one job
                 LOG.exception("job %s crashed its runner", job.get("job_id"))
                 self._finish(job, None, "internal error running the job", False, None, 0.0)
+            finally:
+                with self._guard:
+                    self._active -= 1
 
     def _run(self, job: dict[str, Any]) -> None:
         job_id = job["job_id"]
@@ -192,6 +199,8 @@ class Runner:
         timeout = float(job.get("timeout") or 600)
         self.running[job_id] = context
         self._deadlines[job_id] = time.monotonic() + timeout
+        if self._stopped:  # stop() came between taking the job and now: it never really starts
+            context.kill()
         try:
             result = self._execute(component, job, context)
             if getattr(component, "block_on_tasks", None):
@@ -209,7 +218,7 @@ class Runner:
                    result: tuple) -> tuple:
         """A component's ``block_on_tasks``: the server dispatches them (``new_tasks``); when one
         targets this node and the job succeeded, the job stays processing until they all ended."""
-        tasks = [callback_task(task) for task in tasks if isinstance(task, dict)]
+        tasks = [callback_task(task, job["job_id"]) for task in tasks if isinstance(task, dict)]
         mine = [t["job_id"] for t in tasks if self.identity in (t.get("targets") or [self.identity])]
         stdout, stderr, outcome, info, elapsed = result
         if outcome is not True or not mine:
@@ -292,9 +301,9 @@ class Runner:
             self._loop.call_soon_threadsafe(self._loop.call_later, delay, self._drain)
 
     def _busy(self) -> bool:
-        """Is another job running or queued on this node?"""
+        """Is another job running or queued on this node (besides the one reporting)?"""
         with self._guard:
-            return bool(self.running) or any(self.queues.values())
+            return self._active > 1 or any(self.queues.values())
 
     def _drain(self) -> None:
         with self._outbox_guard:
@@ -346,6 +355,6 @@ class Runner:
         return returned
 
     def idle(self) -> bool:
-        """No job running and no result waiting to leave (after ``stop``: the drain is over)."""
-        with self._outbox_guard:
-            return not self.running and not self._outbox
+        """No job taken whose result has not been handed to ``report`` (after ``stop``: drained)."""
+        with self._guard, self._outbox_guard:
+            return not self._active and not self._outbox

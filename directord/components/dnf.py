@@ -47,6 +47,8 @@ class Component(components.ComponentBase):
             return None, str(exc), False, None
         if not packages:
             return None, "No packages to manage", False, None
+        if any(name.startswith("-") for name in packages):  # never an option smuggled in by a template
+            return None, f"not a name: {next(n for n in packages if n.startswith('-'))!r}", False, None
         out: list[str] = []
         err: list[str] = []
         env = cache.get("envs")

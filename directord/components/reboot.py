@@ -37,7 +37,10 @@ class Component(components.ComponentBase):
     @staticmethod
     def hold_seconds(job: dict[str, Any]) -> float:
         """Server side: how long later jobs for a node this job went to are held back."""
-        return float(job.get("time", 10)) + float(job.get("reboot_timeout", 600))
+        try:
+            return float(job.get("time", 10)) + float(job.get("reboot_timeout", 600))
+        except (TypeError, ValueError):  # not from our CLI: the defaults
+            return 610.0
 
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         seconds = int(job.get("time", 10))

@@ -57,6 +57,8 @@ class Component(components.ComponentBase):
             return None, str(exc), False, None
         if not services:
             return None, "No services to manage", False, None
+        if any(name.startswith("-") for name in services):  # never an option smuggled in by a template
+            return None, f"not a name: {next(n for n in services if n.startswith('-'))!r}", False, None
         steps = []
         if job.get("daemon_reload"):
             steps.append((["daemon-reload"], "Failed to reload the systemd daemon"))

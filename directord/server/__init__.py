@@ -95,7 +95,7 @@ class Server:
             message = Message(record.job_id, Control.JOB.value, record.verb, data=record.definition)
             for node, state in record.processing.items():
                 if state == Control.NULL.value:
-                    self.delivery.unacked.setdefault(node, {})[record.job_id] = (message, 0.0)
+                    self.delivery.track(node, message)
         if restored:
             LOG.info("restored %d unfinished job(s) from %s", len(restored), self.store.url)
 
@@ -115,21 +115,27 @@ class Server:
 
     def _handle(self, identity: str, messages: list[Message]) -> None:
         for message in messages:
-            if message.control == Control.HEARTBEAT.value:
-                self._heartbeat(identity, message)
-            elif message.control == Control.ACK.value and isinstance(message.data, list):
-                for job_id in message.data:  # the node has these jobs queued
-                    self.delivery.acked(identity, str(job_id))
-                    self.jobs.queued(identity, str(job_id))
-            elif message.control in (Control.JOB_PROCESSING.value, *FINAL_STATES):
-                self._status(identity, message)
-            elif message.control == Control.RETURN.value and isinstance(message.data, list):
-                self._returned(identity, message)
-            else:
-                self.dropped.drop(identity, f"unexpected control {message.control!r}")
+            try:
+                self._handle_one(identity, message)
+            except Exception:  # one bad message must not cost the rest of its frame
+                LOG.exception("failed to handle message %s from %s", message.msg_id, identity)
         if self._acks and not self._acks_scheduled:  # acks leave in batches; results re-send after seconds
             self._acks_scheduled = True
             asyncio.get_running_loop().call_later(ACK_BATCH_DELAY, self._send_acks)
+
+    def _handle_one(self, identity: str, message: Message) -> None:
+        if message.control == Control.HEARTBEAT.value:
+                self._heartbeat(identity, message)
+        elif message.control == Control.ACK.value and isinstance(message.data, list):
+            for job_id in message.data:  # the node has these jobs queued
+                self.delivery.acked(identity, str(job_id))
+                self.jobs.queued(identity, str(job_id))
+        elif message.control in (Control.JOB_PROCESSING.value, *FINAL_STATES):
+            self._status(identity, message)
+        elif message.control == Control.RETURN.value and isinstance(message.data, list):
+            self._returned(identity, message)
+        else:
+            self.dropped.drop(identity, f"unexpected control {message.control!r}")
 
     def _heartbeat(self, identity: str, message: Message) -> None:
         data = message.data if isinstance(message.data, dict) else {}
@@ -143,30 +149,38 @@ class Server:
             self._send_heartbeat(identity)
         if restarted:
             LOG.warning("node %s restarted; its running jobs are lost", identity)
-            unacked = set(self.delivery.unacked.get(identity, {}))
+            waiting = self.delivery.waiting(identity)
             for job_id in self.jobs.unfinished(identity):
-                if job_id not in unacked:
+                if job_id not in waiting:
                     self.jobs.fail(identity, job_id, "node restarted before the job finished")
+            held_by = self.jobs.get(node.held_by) if node.held_by else None
+            if held_by is None or held_by.is_final(identity):  # back from its REBOOT (not from before it)
+                self.registry.release(identity)
         if joined or restarted:
             self.delivery.resend(identity)
+            if not self.registry.is_held(identity):
+                self.delivery.release(identity)
 
     def _status(self, identity: str, message: Message) -> None:
         self.delivery.acked(identity, message.msg_id)
         if message.control in FINAL_STATES:
             self._acks.setdefault(identity, []).append(message.msg_id)
-        self.jobs.apply(identity, message)
-        if isinstance(message.data, dict) and isinstance(message.data.get("new_tasks"), list):
+        accepted = self.jobs.apply(identity, message)  # only a target's unfinished job may add callbacks
+        if accepted and isinstance(message.data, dict) and isinstance(message.data.get("new_tasks"), list):
             self._callbacks(identity, message.data["new_tasks"])
+        node = self.registry.nodes.get(identity)
+        if node is not None and node.held_by == message.msg_id and message.control == Control.JOB_FAILED.value:
+            self.registry.release(identity)  # the REBOOT failed: nothing to wait for
         coordinate = self._hook(message.command, "coordinate")
         if coordinate is not None:
             self._coordinate(message.msg_id, coordinate)
 
     def _returned(self, identity: str, message: Message) -> None:
         """A stopping client handed back jobs it never started: held for its next session."""
-        for job_id in map(str, message.data):
-            record = self.jobs.get(job_id)
-            if record is not None and identity in record.processing and not record.is_final(identity):
-                self.delivery.hold(identity, Message(job_id, Control.JOB.value, record.verb, data=record.definition))
+        for job_id in map(str, message.data):  # "\x00" again, stored: a server restart re-sends it too
+            record = self.jobs.requeue(identity, job_id, "returned unstarted by the stopping client")
+            if record is not None:
+                self.delivery.track(identity, Message(job_id, Control.JOB.value, record.verb, data=record.definition))
         self._acks.setdefault(identity, []).append(message.msg_id)
         LOG.info("node %s is stopping; %d queued job(s) wait for it to come back", identity, len(message.data))
 
@@ -184,7 +198,7 @@ class Server:
                 task["identity"] = live
             try:
                 self.submit([task])
-            except DirectordError as exc:
+            except Exception as exc:  # noqa: BLE001 - a node's bad task is refused, never fatal
                 LOG.warning("callback task %s from %s refused: %s", task.get("job_id"), identity, exc)
 
     def _hook(self, verb: str, name: str) -> Any:
@@ -234,8 +248,9 @@ class Server:
                 now = time.monotonic()
                 self._expire_nodes()
                 for node in self.registry.live():
-                    if not self.registry.is_held(node.identity):
-                        self.delivery.resend(node.identity, older_than=now - max(self.interval, 1.0))
+                    self.delivery.resend(node.identity, older_than=now - max(self.interval, 1.0))
+                    if not self.registry.is_held(node.identity):  # a hold that ran out
+                        self.delivery.release(node.identity)
                 if now - last_beat >= self.interval:
                     last_beat = now
                     for node in self.registry.live():
@@ -316,7 +331,7 @@ class Server:
                 continue
             self.delivery.queue(node, message, reliable=True)
             if hold_seconds is not None:
-                self.registry.hold(node, hold_seconds(job), f"held ({job['verb']})")
+                self.registry.hold(node, hold_seconds(job), f"held ({job['verb']})", job["job_id"])
         return warnings
 
     def _attach_component_file(self, job: dict[str, Any]) -> None:

@@ -97,11 +97,11 @@ class JobTable:
         return record
 
     # -- results -------------------------------------------------------------
-    def apply(self, node: str, message: Message) -> None:
-        """Record a node's status (ignored for unknown or already finished jobs)."""
+    def apply(self, node: str, message: Message) -> bool:
+        """Record a node's status; False when ignored (unknown job, not a target, already final)."""
         record = self.active.get(message.msg_id)
         if record is None or not record.apply(node, message):
-            return
+            return False
         self._touch(record)
         if message.control in FINAL_STATES:
             self._node_done(node, record.job_id)
@@ -110,12 +110,21 @@ class JobTable:
                 self.sha_states.setdefault(sha, {})[node] = message.control
         if record.complete:
             self._complete(record)
+        return True
 
     def queued(self, node: str, job_id: str) -> None:
         """``node`` acknowledged ``job_id``: it is queued there."""
         record = self.active.get(job_id)
         if record is not None and record.mark_queued(node):
             self._touch(record)
+
+    def requeue(self, node: str, job_id: str, info: str) -> JobRecord | None:
+        """``node`` handed ``job_id`` back unstarted; the record, if it now waits to be re-sent."""
+        record = self.active.get(job_id)
+        if record is None or not record.requeue(node, info):
+            return None
+        self._touch(record)
+        return record
 
     def fail(self, node: str, job_id: str, reason: str) -> None:
         """End ``node``'s part of an unfinished job as failed (expiry, restart, ...)."""

@@ -31,8 +31,8 @@ class NodeRegistry:
         if joined:
             node = Node(identity=identity, expire_time=now + self.ttl)
             self.nodes[identity] = node
-        if restarted or node.held_until <= now:  # back with a new client session, or the hold ran out
-            node.held, node.held_until = "", 0.0
+        if node.held_until <= now:  # the hold ran out (the server ends it earlier: ``release``)
+            self.release(identity)
         node.expire_time = max(now + self.ttl, node.held_until)
         for key in ("machine_id", "version", "driver"):
             if isinstance(data.get(key), str):
@@ -43,13 +43,18 @@ class NodeRegistry:
         node.session = session
         return node, joined, restarted
 
-    def hold(self, identity: str, seconds: float, reason: str) -> None:
+    def hold(self, identity: str, seconds: float, reason: str, job_id: str) -> None:
         """Keep ``identity`` registered while it is silent, and its new jobs on the server,
-        for ``seconds`` or until its client restarts (a REBOOT)."""
+        for ``seconds`` or until ``release`` (job ``job_id``, a REBOOT, started it)."""
         node = self.nodes.get(identity)
         if node is not None:
-            node.held, node.held_until = reason, time.time() + seconds
+            node.held, node.held_until, node.held_by = reason, time.time() + seconds, job_id
             node.expire_time = max(node.expire_time, node.held_until)
+
+    def release(self, identity: str) -> None:
+        node = self.nodes.get(identity)
+        if node is not None:
+            node.held, node.held_until, node.held_by = "", 0.0, ""
 
     def is_held(self, identity: str) -> bool:
         node = self.nodes.get(identity)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 import pytest
 
-from directord.localcluster import Cluster, redis_server
+from directord.localcluster import Cluster, redis_server, wait_for
 
 NODES = {"node1", "node2", "node3"}
 
@@ -81,5 +82,32 @@ def test_records_older_than_job_ttl_are_pruned(tmp_path):
         assert len(json.loads(c.cli("job", "list", "-f", "json").stdout)) == 1
         wait_for(lambda: c.cli("job", "list").returncode == 1, 10, interval=0.5, what="the record to be pruned")
         assert "No data found" in c.cli("job", "list").stderr
+    finally:
+        c.stop()
+
+
+def test_jobs_handed_back_by_a_stopping_client_survive_a_server_restart(tmp_path):
+    c = Cluster(tmp_path / "cluster", clients=1, datastore=(tmp_path / "store").as_uri())
+    try:
+        c.start()
+
+        def submit(text: str) -> str:
+            return c.cli("exec", "--verb", "RUN", f"--skip-cache {text}").stdout.split()[-1]
+
+        running = submit("sleep 30")
+        marker = c.root / "handed-back"
+        queued = submit(f"echo ok > {marker}")
+        wait_for(lambda: all(c.job(j)["INFO"].get("node1") == "task queued" for j in (running, queued)), 10,
+                 what="both jobs queued on node1")
+        c.clients["node1"].send_signal(signal.SIGTERM)
+        assert c.clients["node1"].wait(10) == 0
+        assert c.job(queued)["INFO"]["node1"] == "returned unstarted by the stopping client"
+        c.server.kill()  # what the server held in memory for node1 is gone; the store has the rest
+        c.server.wait(5)
+        c.start_server()
+        c.start_client("node1")
+        wait_for(lambda: c.job(queued)["SUCCESS"] == ["node1"], 15, what="the handed-back job after both restarts")
+        assert marker.read_text() == "ok\n"
+        assert c.job(running)["FAILED"] == ["node1"]
     finally:
         c.stop()

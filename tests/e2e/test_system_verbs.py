@@ -82,6 +82,15 @@ def test_dnf_failure_is_retried_then_reported(system_cluster):
     assert job["INFO"]["node1"] == "dnf present failed for broken"
 
 
+def test_a_rendered_name_that_looks_like_an_option_is_refused(system_cluster):
+    assert run(system_cluster, "ARG", "sneaky --nogpgcheck")[0] == 0
+    calls(system_cluster)
+    code, job = run(system_cluster, "DNF", "--skip-cache {{ sneaky }}")
+    assert code == 1
+    assert job["STDERR"]["node1"] == "not a name: '--nogpgcheck'"
+    assert calls(system_cluster) == []
+
+
 def test_dnf_package_names_are_rendered_with_args(system_cluster):
     assert run(system_cluster, "ARG", "web_package nginx")[0] == 0
     calls(system_cluster)
@@ -178,3 +187,22 @@ def test_a_node_that_never_comes_back_fails_its_held_jobs(system_cluster):
     assert "expired" in cluster.job(job_ids[2])["INFO"]["node2"]
     assert "node2" not in node_states(cluster)
     assert not after.exists()
+
+
+def test_a_reboot_that_fails_on_the_node_ends_the_hold(system_cluster):
+    cluster = system_cluster
+    calls(cluster)
+    path = cluster.write("reboot-gated.yaml", """
+- targets: [node1]
+  jobs:
+    - RUN: --skip-cache false
+    - REBOOT: 1
+    - RUN: --skip-cache echo never
+""")
+    submitted = cluster.cli("orchestrate", str(path))
+    job_ids = [line.split()[-1] for line in submitted.stdout.splitlines()]
+    # The REBOOT is omitted (its parent failed): the job after it is not held for 601 s.
+    wait_for(lambda: cluster.job(job_ids[2])["FAILED"], 10, what="the job after the failed REBOOT")
+    assert cluster.job(job_ids[1])["FAILED"] == ["node1"]
+    assert node_states(cluster)["node1"] == "active"
+    assert calls(cluster) == []  # no systemctl reboot

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from directord.systemd import unit_quote
+
 BIN = Path(sys.executable).parent
 
 
@@ -57,3 +59,25 @@ def test_a_group_with_spaces_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "invalid group" in result.stderr
     assert not (tmp_path / "etc/systemd/system/directord-client.service").exists()
+
+
+@pytest.mark.parametrize(("path", "word"), [
+    ("/opt/directord/bin/directord", "/opt/directord/bin/directord"),
+    ("/opt/my venv/bin/directord", '"/opt/my venv/bin/directord"'),
+    ("/opt/100%/bin/directord", "/opt/100%%/bin/directord"),
+])
+def test_the_executable_is_one_execstart_word(path: str, word: str) -> None:
+    assert unit_quote(path) == word
+
+
+def test_a_planted_symlink_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    root = tmp_path / "root"
+    (root / "etc/systemd/system").mkdir(parents=True)
+    (root / "etc/directord").mkdir(parents=True)
+    (root / "etc/systemd/system/directord-client.service.tmp").symlink_to(outside)
+    (root / "etc/directord/config.yaml").symlink_to(tmp_path / "elsewhere.yaml")
+    result = helper("client", root)
+    assert result.returncode == 0, result.stderr
+    assert not outside.exists() and not (tmp_path / "elsewhere.yaml").exists()
+    assert "ExecStart=" in unit(root, "client")
