@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-ENVIRONMENT = ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
-)
+@functools.cache
+def environment() -> Any:
+    """The sandboxed jinja2 environment, built (and jinja2 imported) on first use: most CLI
+    runs and most jobs render nothing."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                         autoescape=False)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ENVIRONMENT":  # the name older code imports
+        return environment()
+    raise AttributeError(name)
 
 
 class TemplateError(Exception):
@@ -22,8 +33,10 @@ def render(text: str, values: dict[str, Any] | None, allow_empty_values: bool = 
         raise TemplateError("No arguments were defined for blueprinting")
     if "{" not in text:  # fast path: nothing to render
         return text
+    import jinja2
+
     try:
-        return ENVIRONMENT.from_string(text).render(**(values or {}))
+        return environment().from_string(text).render(**(values or {}))
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template error: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a template may fail in any way at render time

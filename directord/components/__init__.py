@@ -63,7 +63,11 @@ class ComponentBase:
         self.exec_text = ""
         self.parser: argparse.ArgumentParser | None = None
         self.log = LOG
-        self.blueprint = templating.ENVIRONMENT
+
+    @property
+    def blueprint(self) -> Any:
+        """The sandboxed jinja2 environment (the original's attribute name)."""
+        return templating.environment()
 
     # -- submitting side -----------------------------------------------------
     def args(self) -> None:

@@ -560,3 +560,13 @@ def test_component_errors_are_directord_errors() -> None:
     assert issubclass(ComponentError, DirectordError)
     with pytest.raises(NotImplementedError):
         ComponentBase().client(None, {})
+
+
+def test_blueprint_is_the_sandboxed_environment_built_on_first_use() -> None:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from directord import templating
+
+    component = ComponentBase()
+    assert isinstance(component.blueprint, ImmutableSandboxedEnvironment)
+    assert component.blueprint is templating.ENVIRONMENT is templating.environment()
