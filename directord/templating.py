@@ -43,9 +43,18 @@ def render(text: str, values: dict[str, Any] | None, allow_empty_values: bool = 
         raise TemplateError(f"template error: {type(exc).__name__}: {exc}") from None
 
 
-def render_words(words: Any, values: dict[str, Any] | None) -> list[str]:
-    """Render a list of names as one text (``{{ name }}`` spans three words), split again."""
-    return render(" ".join(map(str, words or ())), values).split()
+def render_names(words: Any, values: dict[str, Any] | None, what: str) -> list[str]:
+    """Package or unit names rendered as one text (``{{ name }}`` spans three words), split again.
+
+    Raises TemplateError when nothing is left or a name looks like an option.
+    """
+    names = render(" ".join(map(str, words or ())), values).split()
+    if not names:
+        raise TemplateError(f"No {what} to manage")
+    option = next((name for name in names if name.startswith("-")), None)
+    if option is not None:  # never an option smuggled in by a template
+        raise TemplateError(f"not a name: {option!r}")
+    return names
 
 
 def render_value(value: Any, values: dict[str, Any] | None) -> Any:

@@ -42,13 +42,9 @@ class Component(components.ComponentBase):
     @retry
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         try:
-            packages = templating.render_words(job.get("packages"), cache.get("args"))
+            packages = templating.render_names(job.get("packages"), cache.get("args"), "packages")
         except templating.TemplateError as exc:
             return None, str(exc), False, None
-        if not packages:
-            return None, "No packages to manage", False, None
-        if any(name.startswith("-") for name in packages):  # never an option smuggled in by a template
-            return None, f"not a name: {next(n for n in packages if n.startswith('-'))!r}", False, None
         out: list[str] = []
         err: list[str] = []
         env = cache.get("envs")

@@ -52,13 +52,9 @@ class Component(components.ComponentBase):
     @retry
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         try:
-            services = templating.render_words(job.get("services"), cache.get("args"))
+            services = templating.render_names(job.get("services"), cache.get("args"), "services")
         except templating.TemplateError as exc:
             return None, str(exc), False, None
-        if not services:
-            return None, "No services to manage", False, None
-        if any(name.startswith("-") for name in services):  # never an option smuggled in by a template
-            return None, f"not a name: {next(n for n in services if n.startswith('-'))!r}", False, None
         steps = []
         if job.get("daemon_reload"):
             steps.append((["daemon-reload"], "Failed to reload the systemd daemon"))
