@@ -15,7 +15,7 @@ from directord.orchestration import build_job
 from .helpers import until
 
 END = Control.JOB_END.value
-SLOW_BATCH = 1.5  # a batch window far longer than any wait below
+SLOW_BATCH = 3.0  # a batch window far longer than any wait below
 
 
 def job(text: str, job_id: str) -> dict:
@@ -43,7 +43,7 @@ def test_a_lone_result_does_not_wait_for_the_batch_window(cache: Cache, reports)
     async def scenario() -> bool:
         runner = make_runner(cache, reports)
         runner.submit(job("echo alone", "j1"))
-        return await until(lambda: finished(reports, "j1"), timeout=SLOW_BATCH / 3)
+        return await until(lambda: finished(reports, "j1"), timeout=SLOW_BATCH / 2)
 
     assert asyncio.run(scenario())
 
