@@ -54,12 +54,10 @@ class Delivery:
         """Keep a reliable message for ``node`` back until ``release``."""
         self.held.setdefault(node, {})[message.msg_id] = message
 
-    def release(self, node: str) -> int:
+    def release(self, node: str) -> None:
         """Send ``node``'s held messages."""
-        held = self.held.pop(node, {})
-        for message in held.values():
+        for message in self.held.pop(node, {}).values():
             self.queue(node, message, reliable=True)
-        return len(held)
 
     def waiting(self, node: str) -> set[str]:
         """Ids of ``node``'s reliable messages not yet acked, sent or held."""

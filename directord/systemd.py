@@ -91,9 +91,8 @@ def unit_quote(path: str) -> str:
 
 
 def _write_new(path: Path, text: str) -> None:
-    """Write ``path`` without following a symlink planted there."""
-    if path.is_symlink():
-        path.unlink()
+    """Write ``path`` afresh: a symlink planted there (or a file left by a crash) is removed, never followed."""
+    path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)

@@ -125,7 +125,7 @@ class Server:
 
     def _handle_one(self, identity: str, message: Message) -> None:
         if message.control == Control.HEARTBEAT.value:
-                self._heartbeat(identity, message)
+            self._heartbeat(identity, message)
         elif message.control == Control.ACK.value and isinstance(message.data, list):
             for job_id in message.data:  # the node has these jobs queued
                 self.delivery.acked(identity, str(job_id))
@@ -168,9 +168,10 @@ class Server:
         accepted = self.jobs.apply(identity, message)  # only a target's unfinished job may add callbacks
         if accepted and isinstance(message.data, dict) and isinstance(message.data.get("new_tasks"), list):
             self._callbacks(identity, message.data["new_tasks"])
-        node = self.registry.nodes.get(identity)
-        if node is not None and node.held_by == message.msg_id and message.control == Control.JOB_FAILED.value:
-            self.registry.release(identity)  # the REBOOT failed: nothing to wait for
+        if message.control == Control.JOB_FAILED.value:
+            node = self.registry.nodes.get(identity)
+            if node is not None and node.held_by == message.msg_id:
+                self.registry.release(identity)  # the REBOOT failed: nothing to wait for
         coordinate = self._hook(message.command, "coordinate")
         if coordinate is not None:
             self._coordinate(message.msg_id, coordinate)
@@ -249,8 +250,8 @@ class Server:
                 self._expire_nodes()
                 for node in self.registry.live():
                     self.delivery.resend(node.identity, older_than=now - max(self.interval, 1.0))
-                    if not self.registry.is_held(node.identity):  # a hold that ran out
-                        self.delivery.release(node.identity)
+                for identity in [i for i in self.delivery.held if not self.registry.is_held(i)]:
+                    self.delivery.release(identity)  # a hold that ran out
                 if now - last_beat >= self.interval:
                     last_beat = now
                     for node in self.registry.live():

@@ -81,3 +81,11 @@ def test_a_planted_symlink_is_not_followed(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert not outside.exists() and not (tmp_path / "elsewhere.yaml").exists()
     assert "ExecStart=" in unit(root, "client")
+
+
+def test_a_temporary_file_left_by_a_crash_does_not_block_the_next_run(tmp_path: Path) -> None:
+    (tmp_path / "etc/systemd/system").mkdir(parents=True)
+    (tmp_path / "etc/systemd/system/directord-server.service.tmp").write_text("half a unit")
+    result = helper("server", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "etc/systemd/system/directord-server.service.tmp").exists()
