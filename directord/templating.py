@@ -9,12 +9,19 @@ from typing import Any
 @functools.cache
 def environment() -> Any:
     """The sandboxed jinja2 environment, built (and jinja2 imported) on first use: most CLI
-    runs and most jobs render nothing."""
-    import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    runs and most jobs render nothing.
 
-    return ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                         autoescape=False)
+    The sandbox refuses private and internal attributes (``__class__``, ``_x``, ``mro``,
+    function and frame internals), so a template cannot reach Python's internals or run
+    code. It does allow the mutation idioms real templates use on their own values
+    (``{% set _ = hosts.append(h) %}``, ``d.update(...)``): every render gets fresh
+    copies of the node's args, so a template can change nothing outside itself.
+    """
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                autoescape=False)
 
 
 def __getattr__(name: str) -> Any:

@@ -563,10 +563,10 @@ def test_component_errors_are_directord_errors() -> None:
 
 
 def test_blueprint_is_the_sandboxed_environment_built_on_first_use() -> None:
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.sandbox import SandboxedEnvironment
 
     from directord import templating
 
     component = ComponentBase()
-    assert isinstance(component.blueprint, ImmutableSandboxedEnvironment)
+    assert isinstance(component.blueprint, SandboxedEnvironment)
     assert component.blueprint is templating.ENVIRONMENT is templating.environment()
