@@ -57,7 +57,7 @@ class JobAnalyze(DirectordCommand, ShowOne):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("parent_id", nargs="?", metavar="PARENT_ID", help="The orchestration's parent id.")
+        which.add_argument("parent_id", nargs="?", metavar="PARENT_ID", help="A parent id ('last': the last job's).")
         which.add_argument("--job", metavar="ID", help="One job id (or 'last').")
         which.add_argument("--all", action="store_true", help="Every job.")
         return parser

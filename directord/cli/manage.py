@@ -35,8 +35,8 @@ class ManageCommand(DirectordCommand, Lister):
         modes.add_argument("--export-jobs", metavar="FILE", help="Write every job record to FILE (YAML).")
         modes.add_argument("--export-nodes", metavar="FILE", help="Write every live node to FILE (YAML).")
         modes.add_argument("--dump-cache", action="store_true", help="Show this host's client cache.")
-        modes.add_argument("--analyze-parent", metavar="ID", help="Analyze the jobs of one orchestration.")
-        modes.add_argument("--analyze-job", metavar="ID", help="Analyze one job.")
+        modes.add_argument("--analyze-parent", metavar="ID", help="Analyze one parent's jobs ('last': the last job's).")
+        modes.add_argument("--analyze-job", metavar="ID", help="Analyze one job, or 'last'.")
         modes.add_argument("--analyze-all", action="store_true", help="Analyze every job.")
         return parser
 

@@ -365,13 +365,18 @@ class Server:
         return self.jobs.find(str(request.get("job_id") or "last")).to_dict()
 
     async def api_analyze(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Analysis of one parent (``parent_id``), one job (``job_id``) or every job."""
+        """Analysis of one parent (``parent_id``), one job (``job_id``) or every job.
+
+        ``last`` names the last submitted job, or as a parent that job's parent.
+        """
         self.jobs.flush()
         if request.get("job_id"):
             record = self.jobs.find(str(request["job_id"]))
             return analyze(record.job_id, [record])
-        records = self.store.jobs()
         parent = request.get("parent_id")
+        if parent == "last":
+            parent = self.jobs.find("last").parent_id
+        records = self.store.jobs()
         if parent:
             records = [r for r in records if r.parent_id == parent]
             if not records:

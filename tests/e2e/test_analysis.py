@@ -81,3 +81,35 @@ except DirectordError as exc:
     assert lines[1] == "['node1', 'node2', 'node3']"
     assert lines[2] == "True"
     assert lines[3].startswith("error: no directord server socket at /nonexistent")
+
+
+def test_analyze_last_is_the_last_job_and_its_parent(cluster):
+    first = cluster.write("first.yaml", "- jobs:\n    - RUN: --skip-cache echo a\n    - RUN: --skip-cache echo b\n")
+    second = cluster.write("second.yaml", """
+- jobs:
+    - RUN: --skip-cache echo c
+    - RUN: --skip-cache echo d
+    - RUN: --skip-cache echo e
+""")
+    assert cluster.cli("orchestrate", str(first), "--wait").returncode == 0
+    earlier = cluster.job()["PARENT_JOB_ID"]
+    assert cluster.cli("orchestrate", str(second), "--wait").returncode == 0
+    last = cluster.job()
+    assert last["PARENT_JOB_ID"] != earlier
+
+    def analysis(*args: str) -> dict:
+        result = cluster.cli(*args, "-f", "json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        return {row["KEY"]: row["VALUE"] for row in data} if isinstance(data, list) else data
+
+    for args in (("job", "analyze", "last"), ("manage", "--analyze-parent", "last")):
+        rows = analysis(*args)
+        assert rows["ID"] == last["PARENT_JOB_ID"], args
+        assert rows["TOTAL_JOBS"] == 3 and rows["TOTAL_SUCCESSES"] == 3 * 3, args
+    for args in (("job", "analyze", "--job", "last"), ("manage", "--analyze-job", "last")):
+        rows = analysis(*args)
+        assert rows["ID"] == last["JOB_ID"] and rows["TOTAL_JOBS"] == 1, args
+    assert cluster.cli("job", "purge").returncode == 0
+    empty = cluster.cli("manage", "--analyze-parent", "last")
+    assert empty.returncode == 1 and "No data found" in empty.stderr
