@@ -5,8 +5,10 @@ concatenate) names ``directord_server`` and ``directord_clients`` entries of
 ``targets`` and ``jobs``. Every other top-level key is a template variable,
 and so is ``directord_bootstrap``, the host being processed. Jobs are
 ``RUN: <command>`` (over SSH with a PTY), ``ADD: <local> <remote>`` and
-``GET: <remote> <local>`` (SFTP). Server entries run first, one host at a
-time; client hosts then run in parallel.
+``GET: <remote> <local>`` (SFTP). A job is rendered before its paths are
+split, so a path may hold ``{{ expression }}``. Every job of every host is
+rendered before any host is contacted. Server entries run first, one host at
+a time; client hosts then run in parallel.
 """
 
 from __future__ import annotations
@@ -65,6 +67,15 @@ class Host:
                 "jobs": [{verb: text} for verb, text in self.jobs], "key_file": key_file}
 
 
+@dataclass(frozen=True)
+class Step:
+    """One rendered job: RUN has the command, ADD (local, remote) and GET (remote, local)."""
+
+    verb: str
+    text: str  # as written in the catalog
+    args: tuple[str, ...]
+
+
 @dataclass
 class HostResult:
     host: str
@@ -116,7 +127,7 @@ def merge(base: Any, new: Any) -> Any:
 
 
 def plan(catalog: dict[str, Any]) -> tuple[list[Host], list[Host]]:
-    """(server hosts, client hosts) of a merged catalog; every job is checked here."""
+    """(server hosts, client hosts) of a merged catalog; each job's verb and text are checked (steps() renders)."""
     servers: list[Host] = []
     clients: list[Host] = []
     for key, role, into, jobs_required in (("directord_server", "server", servers, False),
@@ -179,11 +190,28 @@ def _check_job(job: Any, where: str) -> tuple[str, str]:
         raise CatalogError(f"{where}: unknown bootstrap verb {verb!r}; known: {', '.join(VERBS)}")
     if not isinstance(text, str | int | float) or not str(text).strip():
         raise CatalogError(f"{where}: {verb} needs text")
-    text = str(text)
-    if verb in ("ADD", "GET") and len(text.split()) != 2:
-        source, target = ("<local>", "<remote>") if verb == "ADD" else ("<remote>", "<local>")
-        raise CatalogError(f"{where}: {verb} takes two paths, {verb}: {source} {target}; got {text!r}")
-    return verb, text
+    return verb, str(text)
+
+
+def steps(host: Host, catalog: dict[str, Any], key_file: str | None = None) -> tuple[Step, ...]:
+    """``host``'s jobs rendered with the catalog and ``directord_bootstrap``; ADD/GET then split in two."""
+    variables = {**catalog, "directord_bootstrap": host.variables(key_file)}
+    out = []
+    for verb, text in host.jobs:
+        try:
+            rendered = templating.render(text, variables)
+        except templating.TemplateError as exc:
+            raise CatalogError(f"[ {host.host} ] {verb} {text!r}: {exc}") from None
+        if verb == "RUN":
+            out.append(Step(verb, text, (rendered,)))
+            continue
+        paths = tuple(rendered.split())
+        if len(paths) != 2:
+            source, target = ("<local>", "<remote>") if verb == "ADD" else ("<remote>", "<local>")
+            raise CatalogError(f"[ {host.host} ] {verb} takes two paths, {verb}: {source} {target};"
+                               f" {text!r} rendered to {rendered!r}")
+        out.append(Step(verb, text, paths))
+    return tuple(out)
 
 
 # -- running --------------------------------------------------------------------
@@ -194,24 +222,24 @@ def run(catalog: dict[str, Any], ssh: SshOptions, threads: int = 10) -> list[Hos
     that is not there.
     """
     servers, clients = plan(catalog)
-    results = [_bootstrap(host, catalog, ssh) for host in servers]
+    rendered = {host: steps(host, catalog, ssh.key_file) for host in servers + clients}  # before any contact
+    results = [_bootstrap(host, rendered[host], ssh) for host in servers]
     if any(result.status != "ok" for result in results):
         return results + [HostResult(h.host, h.name, h.role, "skipped", error="a server host failed")
                           for h in clients]
     with concurrent.futures.ThreadPoolExecutor(max(threads, 1), thread_name_prefix="bootstrap") as pool:
-        results += list(pool.map(lambda host: _bootstrap(host, catalog, ssh), clients))
+        results += list(pool.map(lambda host: _bootstrap(host, rendered[host], ssh), clients))
     return results
 
 
-def _bootstrap(host: Host, catalog: dict[str, Any], ssh: SshOptions) -> HostResult:
+def _bootstrap(host: Host, jobs: tuple[Step, ...], ssh: SshOptions) -> HostResult:
     result = HostResult(host.host, host.name, host.role)
     start = time.monotonic()
-    variables = {**catalog, "directord_bootstrap": host.variables(ssh.key_file)}
     try:
         with _Session.open(host, ssh) as session:
-            for number, (verb, text) in enumerate(host.jobs, 1):
-                LOG.info("[ %s ] %s (%d/%d)", host.host, verb, number, len(host.jobs))
-                _run_job(session, verb, text, variables)
+            for number, step in enumerate(jobs, 1):
+                LOG.info("[ %s ] %s (%d/%d)", host.host, step.verb, number, len(jobs))
+                _run_job(session, step)
                 result.jobs_run = number
     except _Unreachable as exc:
         result.status, result.error = "unreachable", str(exc)
@@ -225,25 +253,16 @@ def _bootstrap(host: Host, catalog: dict[str, Any], ssh: SshOptions) -> HostResu
     return result
 
 
-def _run_job(session: _Session, verb: str, text: str, variables: dict[str, Any]) -> None:
-    try:
-        rendered = templating.render(text, variables)
-    except templating.TemplateError as exc:
-        raise _HostFailure(f"{verb} {text!r}: {exc}") from None
-    if verb == "RUN":
-        code, output = session.run(rendered)
+def _run_job(session: _Session, step: Step) -> None:
+    if step.verb == "RUN":
+        code, output = session.run(step.args[0])
         if code != 0:
             tail = output[-OUTPUT_TAIL:].strip()
-            raise _HostFailure(f"Bootstrap command failed (exit {code}): {text}" + (f"\n{tail}" if tail else ""))
-        return
-    paths = rendered.split()
-    if len(paths) != 2:
-        raise _HostFailure(f"{verb} {text!r} rendered to {len(paths)} paths, not 2: {rendered!r}")
-    first, second = paths
-    if verb == "ADD":
-        session.put(local_source(first), second)
+            raise _HostFailure(f"Bootstrap command failed (exit {code}): {step.text}" + (f"\n{tail}" if tail else ""))
+    elif step.verb == "ADD":
+        session.put(local_source(step.args[0]), step.args[1])
     else:
-        session.get(first, second)
+        session.get(*step.args)
 
 
 def local_source(path: str) -> str:

@@ -81,7 +81,8 @@ def test_server_then_clients_run_add_get_with_templates_and_merged_catalogs(sshd
                                    [[{"RUN": f"tty > {out}/{{{{ directord_bootstrap.name }}}}.tty"}]]),
     })
     extra = write_catalog(tmp_path / "extra.yaml", {"directord_clients": {"jobs": [
-        {"RUN": f"echo {{{{ directord_bootstrap.host }}}} > {out}/{{{{ directord_bootstrap.name }}}}.host"}]}})
+        {"RUN": f"echo {{{{ directord_bootstrap.host }}}} > {out}/{{{{ directord_bootstrap.name }}}}.host"},
+        {"ADD": f"{tool} {out}/{{{{ directord_bootstrap['name'] }}}}.sh"}]}})  # split after rendering
 
     code, rows, stderr = bootstrap(home, "--catalog", str(base), "--catalog", str(extra),
                                    "--key-file", str(sshd.user_key), "--accept-new-host-keys")
@@ -89,14 +90,15 @@ def test_server_then_clients_run_add_get_with_templates_and_merged_catalogs(sshd
     assert code == 0, (rows, stderr)
     hosts = by_name(rows)
     assert {name: (row["ROLE"], row["STATUS"], row["JOBS"]) for name, row in hosts.items()} == {
-        "server-1": ("server", "ok", 3), "client-1": ("client", "ok", 2), "client-2": ("client", "ok", 2)}
+        "server-1": ("server", "ok", 3), "client-1": ("client", "ok", 3), "client-2": ("client", "ok", 3)}
     assert (out / "server-run.txt").read_text() == "lab-1 server-1 127.0.0.1\n"
     assert (tmp_path / "fetched.txt").read_text() == "lab-1 server-1 127.0.0.1\n"
     assert (out / "tool.sh").read_bytes() == tool.read_bytes()
     assert stat.S_IMODE((out / "tool.sh").stat().st_mode) == 0o751
     for name, host in (("client-1", "127.0.0.1"), ("client-2", "127.0.0.2")):
         assert (out / f"{name}.tty").read_text().startswith("/dev/pts/")  # RUN has a PTY
-        assert (out / f"{name}.host").read_text() == f"{host}\n"  # the merged catalog's job ran too
+        assert (out / f"{name}.host").read_text() == f"{host}\n"  # the merged catalog's jobs ran too
+        assert (out / f"{name}.sh").read_bytes() == tool.read_bytes()
     known = (home / ".ssh" / "known_hosts").read_text()
     assert f"[127.0.0.1]:{sshd.port}" in known and f"[127.0.0.2]:{sshd.port}" in known
 
@@ -154,6 +156,7 @@ def test_unreachable_and_unauthorized_hosts_fail_alone(sshd: SshServer, home: Pa
     ({"directord_clients": {"targets": [{"host": "h"}], "jobs": [{"RUNN": "x"}]}}, "unknown bootstrap verb 'RUNN'"),
     ({"directord_clients": {"targets": [{"host": "h"}]}}, "directord_clients has no jobs"),
     ({"directord_clients": {"targets": [{"host": "h"}], "jobs": [{"ADD": "only-one"}]}}, "ADD takes two paths"),
+    ({"directord_clients": {"targets": [{"host": "h"}], "jobs": [{"RUN": "{{ nope }}"}]}}, "'nope' is undefined"),
     ({"other": 1}, "define no directord_server or directord_clients"),
 ])
 def test_bad_catalogs_are_one_line_and_exit_2(home: Path, tmp_path: Path, catalog: dict, message: str) -> None:

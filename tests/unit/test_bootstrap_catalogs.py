@@ -61,12 +61,36 @@ def test_a_server_entry_without_jobs_is_skipped_but_clients_need_jobs() -> None:
     ({"directord_clients": {"targets": [{"host": "h", "port": "ssh"}], "jobs": [{"RUN": "x"}]}}, "not a number"),
     ({"directord_clients": {"targets": [{"host": "h"}], "jobs": [{"RUN": "x", "ADD": "a b"}]}}, "one-key mapping"),
     ({"directord_clients": {"targets": [{"host": "h"}], "jobs": [{"RUN": ""}]}}, "RUN needs text"),
-    ({"directord_clients": {"targets": [{"host": "h"}], "jobs": [{"GET": "a b c"}]}}, "GET takes two paths"),
     ({"directord_clients": "h"}, "must be a mapping"),
 ])
 def test_plan_rejects_bad_entries_before_connecting(catalog: dict, message: str) -> None:
     with pytest.raises(CatalogError, match=message):
         bootstrap.plan(catalog)
+
+
+def test_steps_render_each_job_for_its_host_then_split_the_paths() -> None:
+    catalog = {"site": "lab", "directord_clients": {"targets": [{"host": "h1", "name": "one"}], "jobs": [
+        {"RUN": "echo {{ site }} {{ directord_bootstrap.name }} {{ directord_bootstrap['key_file'] }}"},
+        {"ADD": "/src/{{ directord_bootstrap['host'] }}.crt {{ directord_bootstrap['host'] }}.crt"},
+        {"GET": "{{ '/remote/' ~ directord_bootstrap.name }} /local/{{ site }}"}]}}
+    _, (host,) = bootstrap.plan(catalog)
+    assert bootstrap.steps(host, catalog, "/k") == (
+        bootstrap.Step("RUN", host.jobs[0][1], ("echo lab one /k",)),
+        bootstrap.Step("ADD", host.jobs[1][1], ("/src/h1.crt", "h1.crt")),
+        bootstrap.Step("GET", host.jobs[2][1], ("/remote/one", "/local/lab")))
+
+
+@pytest.mark.parametrize(("job", "message"), [
+    ({"GET": "a b c"}, r"\[ h \] GET takes two paths, GET: <remote> <local>; 'a b c' rendered to 'a b c'"),
+    ({"ADD": "only-{{ site }}"}, "ADD takes two paths, ADD: <local> <remote>; 'only-{{ site }}' rendered to 'only-x'"),
+    ({"ADD": "{{ spaced }} b"}, "rendered to 'a a b'"),
+    ({"RUN": "echo {{ missing }}"}, r"\[ h \] RUN 'echo {{ missing }}': template error: 'missing' is undefined"),
+])
+def test_steps_refuse_bad_rendered_jobs(job: dict, message: str) -> None:
+    catalog = {"site": "x", "spaced": "a a", "directord_clients": {"targets": [{"host": "h"}], "jobs": [job]}}
+    _, (host,) = bootstrap.plan(catalog)
+    with pytest.raises(CatalogError, match=message):
+        bootstrap.steps(host, catalog)
 
 
 def test_host_variables_expose_the_host_definition() -> None:
