@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
+import venv
+from importlib import metadata, util
 from pathlib import Path
 
 import pytest
@@ -109,19 +114,60 @@ def test_per_node_keys_bind_identity_and_revoke_without_restart(tmp_path, keys):
         c.stop()
 
 
+def share(source: str, target: str) -> None:
+    """Hard-link a file others may already read (fast; the original is left as it is), else copy it."""
+    if os.stat(source).st_mode & stat.S_IROTH:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another filesystem
+            pass
+    shutil.copy2(source, target)
+
+
+def venv_for_any_user(root: Path) -> Path:
+    """A venv under ``root`` that any user can run: this venv's packages and the editable ones (their
+    checkout may be private), shared or copied; its python."""
+    target = root / "venv"
+    venv.EnvBuilder(symlinks=True).create(target)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(target), "platbase": str(target)}))
+    editable_hooks = shutil.ignore_patterns("__editable__*")  # they point into the checkout
+    for source in {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}:
+        shutil.copytree(source, site, ignore=editable_hooks, copy_function=share, dirs_exist_ok=True)
+    for dist in metadata.distributions():
+        if json.loads(dist.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable"):
+            for name in (dist.read_text("top_level.txt") or "").split():
+                spec = util.find_spec(name)
+                assert spec is not None and spec.submodule_search_locations, name
+                shutil.copytree(next(iter(spec.submodule_search_locations)), site / name, copy_function=share)
+    for directory, _, files in os.walk(target):  # copies keep private modes: open them up
+        os.chmod(directory, 0o755)  # noqa: S103 - read by another user
+        for name in files:
+            path = Path(directory, name)
+            mode = path.lstat().st_mode
+            if stat.S_ISREG(mode) and not mode & stat.S_IROTH:  # never a link (bin/python, the shared files)
+                path.chmod(mode | 0o444)
+    return target / "bin" / "python"
+
+
 def test_user_outside_the_socket_group_gets_a_clear_error():
     if shutil.which("setpriv") is None:
         pytest.fail("setpriv (util-linux) is needed to run the CLI as another user")
     root = Path(tempfile.mkdtemp(prefix="directord-perm-"))
     os.chmod(root, 0o755)  # noqa: S103 - nobody may reach the socket file, not open it
+    # The other user cannot read a checkout in a private directory: it runs a readable copy of this code.
+    python = venv_for_any_user(root)
     c = Cluster(root, clients=0)
     c.start_server()
     try:
-        result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                 *c.cli_argv("node", "list")], capture_output=True, text=True, timeout=30,
-                                env=c.env)
-        assert result.returncode == 1
-        assert f"permission denied on {c.socket}; add the user to group" in result.stderr
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        where = subprocess.run([*nobody, str(python), "-c", "import directord; print(directord.__file__)"],
+                               capture_output=True, text=True, timeout=30, env=c.env, cwd=root)
+        assert where.stdout.startswith(str(root)), where.stderr
+        result = subprocess.run([*nobody, str(python), *c.cli_argv("node", "list")[1:]], capture_output=True,
+                                text=True, timeout=30, env=c.env, cwd=root)
+        assert result.returncode == 1, result.stderr
+        assert f"permission denied on {c.socket}; add the user to group" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
     finally:
         c.stop()
