@@ -1,8 +1,8 @@
-"""Orchestration files and exec strings -> job specs (spec 3.1 and 3.3).
+"""Orchestration files and exec strings -> job specs.
 
 Each job is built by its component's ``server()`` and fingerprinted exactly
-like the original Directord, so ``--restrict`` and ``--finger-print`` values
-carry over.
+like the original Directord (from the component's ``fingerprint_data()``), so
+``--restrict`` and ``--finger-print`` values carry over.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _check_job(job: Any, where: str) -> None:
 def build_job(verb: str, execute: Any, arg_vars: dict[str, Any] | None = None, *,
               ignore_cache: bool = False, return_raw: bool = False,
               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One job spec, fingerprinted (spec 3.1, steps 2-7)."""
+    """One job spec: the component's fields, ``timeout``/``run_once``, then the fingerprint."""
     component = plugins.load_component(verb)()
     component.verb = verb
     data: dict[str, Any] = {"verb": verb}
@@ -137,7 +137,8 @@ def build_job(verb: str, execute: Any, arg_vars: dict[str, Any] | None = None, *
     known = component.known_args
     data["timeout"] = int(getattr(known, "timeout", 600))
     data["run_once"] = bool(getattr(known, "run_once", False))
-    data["job_sha3_224"] = object_sha3_224(data)
+    canonical = getattr(component, "fingerprint_data", None)  # absent on components not built on ours
+    data["job_sha3_224"] = object_sha3_224(canonical(data) if canonical is not None else data)
     finalize = getattr(component, "finalize_job", None)
     if finalize is not None:  # fields outside the fingerprint (e.g. file content hashes)
         finalize(data)
@@ -158,7 +159,11 @@ def _unique(names: Iterable[str]) -> list[str]:
 def orchestration_jobs(orchestrations: list[dict[str, Any]], defined_targets: list[str] | None = None,
                        restrict: list[str] | None = None, ignore_cache: bool = False,
                        force_async: bool = False, return_raw: bool = False) -> list[dict[str, Any]]:
-    """Every job of every orchestration, in order (spec 3.3 target rules)."""
+    """Every job of every orchestration, in order.
+
+    A job goes to its own ``assign``, else the CLI targets, else the
+    orchestration's ``assign`` or ``targets``.
+    """
     cli_targets = _unique(defined_targets or [])
     jobs: list[dict[str, Any]] = []
     for orchestration in orchestrations:

@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import re
+import shlex
 from typing import Any
 
 from directord import templating
@@ -49,6 +50,8 @@ class ComponentBase:
     lock_name: str | None = None
     queue_sentinel = False  # True: purge the node's queued jobs before running
     verbatim = False  # True: options first, the rest kept verbatim (quoting, spacing)
+    verbatim_text = "the text"  # what the verbatim rest is, for --exec-help
+    shell_words = False  # True: quoted words and {{ ... }} spans stay whole (paths)
 
     def __init__(self, desc: str | None = None):
         self.desc = desc
@@ -95,13 +98,17 @@ class ComponentBase:
                     arg_vars: dict[str, Any] | None = None) -> tuple[argparse.Namespace, list[str]]:
         """Parse the verb's text into ``known_args``/``unknown_args``/``exec_text``.
 
-        Verbatim verbs (``verbatim = True``: RUN, ARG, ADD, ...) take their
+        Verbatim verbs (``verbatim = True``: RUN, ARG, ENV, WAIT) take their
         options first; everything from the first other token on is the verb's
-        text, quoting and spacing kept. Other verbs parse options anywhere,
-        like the original Directord. An unknown ``--option`` is an error.
-        ``arg_vars`` (an orchestration's ``vars:``) override parsed options.
+        text, quoting and spacing kept. Other verbs take options before,
+        between or after their positional words, which are split on
+        whitespace, or like a shell with ``shell_words`` (see ``split_words``).
+        An unknown ``--option`` is an error. ``arg_vars`` (an orchestration's
+        ``vars:``) override parsed options.
         """
         text = " ".join(map(str, exec_array)) if isinstance(exec_array, (list, tuple)) else str(exec_array or "")
+        if parser.epilog is None:
+            parser.epilog = self.parsing_rule(parser)
         if self.verbatim:
             leading, rest = _split_leading_options(parser, text)
             if rest.startswith("--") and rest != "--" and not rest.startswith("-- "):
@@ -109,7 +116,8 @@ class ComponentBase:
             self.exec_text = rest[2:].lstrip() if rest.startswith("--") else rest
             known, unknown = parser.parse_known_args(leading + ["--"] + sanitized_args([self.exec_text]))
         else:
-            known, unknown = parser.parse_known_args(sanitized_args([text]))
+            words = split_words(parser.prog, text) if self.shell_words else sanitized_args([text])
+            known, unknown = _parse_anywhere(parser, words)
             bad = [item for item in unknown if item.startswith("--") and len(item) > 2]
             if bad:
                 raise ComponentError(f"{parser.prog}: unknown option {bad[0]} (see --exec-help)")
@@ -119,6 +127,31 @@ class ComponentBase:
             setattr(known, key.replace("-", "_"), value)
         self.known_args, self.unknown_args = known, unknown
         return known, unknown
+
+    def parsing_rule(self, parser: argparse.ArgumentParser) -> str:
+        """Where options may go in this verb's text (the ``--exec-help`` epilog)."""
+        if self.verbatim:
+            return (f"Options only before {self.verbatim_text}; {self.verbatim_text} is kept verbatim"
+                    " (quoting, spacing and newlines).")
+        positionals = [a for a in parser._actions if not a.option_strings]  # argparse has no public lookup
+        if not positionals:
+            return "Options may appear in any order."
+        names = " ".join(str(a.metavar or a.dest.upper()) for a in positionals)
+        rule = f"Options may appear before, between or after {names}."
+        if self.shell_words:
+            rule += " Quote a word that holds spaces; a {{ ... }} span is part of the word it touches."
+        return rule
+
+    def fingerprint_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The form of a built job its fingerprint is computed from.
+
+        The original Directord split the text on whitespace before hashing, so
+        for verbatim verbs the text (wherever ``server()`` stored it) is hashed
+        whitespace-collapsed; other verbs hash ``data`` as it is.
+        """
+        if not self.verbatim or self.exec_text == collapse(self.exec_text):
+            return data
+        return {key: collapse(value) if value == self.exec_text else value for key, value in data.items()}
 
     # -- node side -----------------------------------------------------------
     def client(self, cache: Any, job: dict[str, Any]) -> lib.ClientResult:
@@ -188,6 +221,40 @@ def sanitized_args(execute: list[Any]) -> list[str]:
         elif item is not None:
             tokens.extend(str(item).split())
     return tokens
+
+
+def collapse(text: str) -> str:
+    """``text`` with each whitespace run made one space, ends trimmed."""
+    return " ".join(text.split())
+
+
+_JINJA_SPAN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_HELD_SPAN = re.compile("\ue000(\\d+)\ue001")  # a private-use placeholder for a held span
+
+
+def split_words(prog: str, text: str) -> list[str]:
+    """Split ``text`` like a shell; a ``{{ ... }}``/``{% ... %}`` span stays in the word it touches."""
+    spans: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        spans.append(match.group())
+        return f"\ue000{len(spans) - 1}\ue001"
+
+    try:
+        words = shlex.split(_JINJA_SPAN.sub(hold, text))
+    except ValueError as exc:
+        raise ComponentError(f"{prog}: {exc}") from None
+    return [_HELD_SPAN.sub(lambda m: spans[int(m.group(1))], word) for word in words]
+
+
+def _parse_anywhere(parser: argparse.ArgumentParser, words: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Options before, between or after the positionals (intermixed, where argparse allows it)."""
+    if "--exec-help" in words:  # the help must see the positionals, which the intermixed passes hide
+        return parser.parse_known_args(words)
+    try:
+        return parser.parse_known_intermixed_args(words)
+    except TypeError:  # a REMAINDER positional or a group holding positionals
+        return parser.parse_known_args(words)
 
 
 def _split_leading_options(parser: argparse.ArgumentParser, text: str) -> tuple[list[str], str]:

@@ -1,16 +1,17 @@
 """ADD / COPY: copy files from the server to the nodes (glob sources, atomic writes).
 
-``ADD [--chown USER[:GROUP]] [--chmod OCTAL] [--blueprint] SRC DEST``: SRC is a
-glob on the submitting host; DEST ending in ``/`` is a directory. Files stream
-in chunks over the backend channel and land atomically; ownership and mode are
-applied every time, even when the content already matched.
+``ADD [--chown USER[:GROUP]] [--chmod OCTAL] [--blueprint] SRC DEST``, options
+before, between or after SRC and DEST. SRC is a glob on the submitting host;
+DEST ending in ``/`` is a directory and is rendered on the node, so it may hold
+``{{ ... }}`` spans (with spaces). Files stream in chunks over the backend
+channel and land atomically; ownership and mode are applied every time, even
+when the content already matched.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-import shlex
 import stat
 from typing import Any
 
@@ -26,7 +27,7 @@ def destination(file_to: str, source: str) -> str:
 
 
 class Component(components.ComponentBase):
-    verbatim = True
+    shell_words = True
     requires_lock = True
     lock_name = "copy"
 
@@ -38,18 +39,17 @@ class Component(components.ComponentBase):
         add_ownership_options(self)
         self.parser.add_argument("--blueprint", action="store_true",
                                  help="Render the file with the node's args (jinja2).")
+        self.parser.add_argument("src", metavar="SRC", help="Glob of files on the submitting host.")
+        self.parser.add_argument("dest", metavar="DEST", help="Path on the node; a directory if it ends in /.")
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
         ownership_fields(self, data)
-        try:
-            words = shlex.split(self.exec_text)
-        except ValueError as exc:
-            raise ComponentError(f"{self.verb}: {exc}") from None
-        if len(words) != 2:
-            raise ComponentError(f"{self.verb}: expected SRC DEST, got {self.exec_text!r}")
-        pattern, data["to"] = words
-        sources = sorted(os.path.abspath(p) for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
+        if self.unknown_args:
+            raise ComponentError(f"{self.verb}: expected SRC DEST, got extra words {self.unknown_args}")
+        pattern, data["to"] = self.known_args.src, self.known_args.dest
+        # glob's own order (not sorted): the original hashed the list in that order
+        sources = [os.path.abspath(p) for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p)]
         if not sources:
             raise ComponentError(f"The value of [ {pattern} ] was not found.")
         if len(sources) > 1 and not data["to"].endswith("/"):

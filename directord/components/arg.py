@@ -11,10 +11,10 @@ from directord.exceptions import ComponentError
 
 def parse_key_value(verb: str, text: str) -> tuple[str, Any]:
     """``KEY VALUE...`` -> (key, value); the value is a Python literal when it parses."""
-    key, _, value = text.partition(" ")
-    value = value.strip()
-    if not key or not value:
+    parts = text.split(None, 1)
+    if len(parts) != 2:
         raise ComponentError(f"{verb}: expected KEY VALUE, got {text!r}")
+    key, value = parts[0], parts[1].strip()
     try:
         return key, ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -25,6 +25,7 @@ class Component(components.ComponentBase):
     """ARG and ENV share this class; ENV overrides ``cache_key``/``convert``."""
 
     verbatim = True
+    verbatim_text = "KEY VALUE"
     cacheable = False
     requires_lock = True
     lock_name = "arg"
@@ -46,6 +47,11 @@ class Component(components.ComponentBase):
             data["extend_args"] = True
         data[self.cache_key] = {key: self.convert(value)}
         return data
+
+    def fingerprint_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The value as the original hashed it: parsed from the collapsed text, not converted."""
+        key, value = parse_key_value(self.cache_key.upper()[:3], components.collapse(self.exec_text))
+        return {**data, self.cache_key: {key: value}}
 
     @staticmethod
     def convert(value: Any) -> Any:

@@ -17,7 +17,7 @@ class Component(components.ComponentBase):
 
     def args(self) -> None:
         super().args()
-        self.parser.add_argument("cacheevict", help="all, a tag (" + ", ".join(TAGS) + ") or a key")
+        self.parser.add_argument("cacheevict", metavar="WHAT", help="all, a tag (" + ", ".join(TAGS) + ") or a key")
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)

@@ -15,7 +15,7 @@ MAX_BYTES = 16 * 1024 * 1024
 
 
 class Component(components.ComponentBase):
-    verbatim = True
+    shell_words = True
     cacheable = False
     requires_lock = True
 
@@ -24,13 +24,14 @@ class Component(components.ComponentBase):
 
     def args(self) -> None:
         super().args()
-        self.parser.add_argument("cachefile", help="Path of the file on the node.")
+        self.parser.add_argument("cachefile", metavar="PATH",
+                                 help="Path of the file on the node (rendered with the node's args).")
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
-        if not self.exec_text:
-            raise ComponentError("CACHEFILE: no path given")
-        data["cachefile"] = self.exec_text
+        if self.unknown_args:
+            raise ComponentError(f"CACHEFILE: expected one PATH (quote a path with spaces), got {self.unknown_args}")
+        data["cachefile"] = self.known_args.cachefile
         return data
 
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:

@@ -24,9 +24,8 @@ class Component(components.ComponentBase):
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
-        for key in ("custom_dir", "external_dir"):
-            if getattr(self.known_args, key):
-                data[key] = getattr(self.known_args, key)
+        data["custom_dir"] = self.known_args.custom_dir  # None when not given, as the original stored it
+        data["external_dir"] = self.known_args.external_dir
         return data
 
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:

@@ -23,7 +23,7 @@ class Component(components.ComponentBase):
     def args(self) -> None:
         super().args()
         self.parser.add_argument("--identity", nargs="+", required=True, help="Nodes to wait for.")
-        self.parser.add_argument("sha", help="The job fingerprint (job_sha3_224).")
+        self.parser.add_argument("sha", metavar="SHA", help="The job fingerprint (job_sha3_224).")
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)

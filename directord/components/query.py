@@ -38,7 +38,7 @@ class Component(components.ComponentBase):
     def args(self) -> None:
         super().args()
         self.parser.add_argument("--no-wait", action="store_true", help="Do not wait for the other nodes.")
-        self.parser.add_argument("query", help="The arg to gather.")
+        self.parser.add_argument("query", metavar="KEY", help="The arg to gather.")
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)

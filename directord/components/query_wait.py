@@ -19,8 +19,8 @@ class Component(components.ComponentBase):
     def args(self) -> None:
         super().args()
         self.parser.add_argument("--query-timeout", type=int, default=600, help="Seconds to wait.")
-        self.parser.add_argument("--identity", nargs="+", default=[], help="Nodes whose answer is needed.")
-        self.parser.add_argument("item", help="The queried arg.")
+        self.parser.add_argument("--identity", nargs="+", help="Nodes whose answer is needed (default: any node).")
+        self.parser.add_argument("item", metavar="ITEM", help="The queried arg.")
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)

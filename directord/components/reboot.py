@@ -7,6 +7,7 @@ from typing import Any
 from directord import components
 from directord.exceptions import ComponentError
 
+REBOOT_TIMEOUT = 600
 REBOOT_COMMAND = "sleep {seconds}; systemctl --message='Directord reboot instruction' reboot"
 
 
@@ -21,7 +22,7 @@ class Component(components.ComponentBase):
         super().args()
         self.parser.add_argument("time", type=int, nargs="?", default=10,
                                  help="Seconds before the reboot (default %(default)s); the result is sent first.")
-        self.parser.add_argument("--reboot-timeout", type=int, default=600,
+        self.parser.add_argument("--reboot-timeout", type=int, default=REBOOT_TIMEOUT,
                                  help="Seconds after TIME the server waits for the node to come back before"
                                       " it expires as usual and its held jobs fail (default %(default)s).")
 
@@ -34,11 +35,17 @@ class Component(components.ComponentBase):
         data["reboot_timeout"] = known.reboot_timeout
         return data
 
+    def fingerprint_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Without a default ``reboot_timeout``, which the original's REBOOT did not have."""
+        if data.get("reboot_timeout") != REBOOT_TIMEOUT:
+            return data
+        return {key: value for key, value in data.items() if key != "reboot_timeout"}
+
     @staticmethod
     def hold_seconds(job: dict[str, Any]) -> float:
         """Server side: how long later jobs for a node this job went to are held back."""
         try:
-            return float(job.get("time", 10)) + float(job.get("reboot_timeout", 600))
+            return float(job.get("time", 10)) + float(job.get("reboot_timeout", REBOOT_TIMEOUT))
         except (TypeError, ValueError):  # not from our CLI: the defaults
             return 610.0
 

@@ -11,6 +11,7 @@ from directord.exceptions import ComponentError
 
 class Component(components.ComponentBase):
     verbatim = True
+    verbatim_text = "the command"
 
     def __init__(self) -> None:
         super().__init__(desc="Run a shell command on the targets.")

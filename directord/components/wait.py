@@ -58,6 +58,12 @@ class Component(components.ComponentBase):
         data["insecure"] = known.insecure
         return data
 
+    def fingerprint_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Whole ``seconds``/``retry_wait`` as ints (the original's options were ints), the text collapsed."""
+        whole = {key: int(data[key]) for key in ("seconds", "retry_wait")
+                 if isinstance(data.get(key), float) and data[key].is_integer()}
+        return {**super().fingerprint_data(data), **whole}
+
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         if job.get("seconds") is not None:
             if not _sleep(float(job["seconds"])):

@@ -16,10 +16,14 @@ def add_ownership_options(component: components.ComponentBase) -> None:
 
 
 def ownership_fields(component: components.ComponentBase, data: dict[str, Any]) -> None:
-    """Add ``user``/``group`` and ``mode`` to ``data`` (upstream field names)."""
-    user, group = lib.parse_owner(component.known_args.chown)
-    if user is not None:
-        data["user"], data["group"] = user, group
+    """Add ``user``/``group`` and ``mode`` to ``data`` (upstream field names and values).
+
+    ``--chown alice`` gives group None, ``--chown :staff`` user "" (left unchanged).
+    """
+    chown = component.known_args.chown
+    if chown:
+        user, colon, group = str(chown).partition(":")
+        data["user"], data["group"] = user, (group if colon else None)
     if component.known_args.chmod:
         try:
             data["mode"] = int(str(component.known_args.chmod), 8)
@@ -28,7 +32,7 @@ def ownership_fields(component: components.ComponentBase, data: dict[str, Any]) 
 
 
 class Component(components.ComponentBase):
-    verbatim = True
+    shell_words = True
 
     def __init__(self) -> None:
         super().__init__(desc="Create a directory on the targets.")
@@ -36,13 +40,14 @@ class Component(components.ComponentBase):
     def args(self) -> None:
         super().args()
         add_ownership_options(self)
+        self.parser.add_argument("workdir", metavar="PATH", help="The directory (rendered with the node's args).")
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
         ownership_fields(self, data)
-        if not self.exec_text:
-            raise ComponentError("WORKDIR: no path given")
-        data["workdir"] = self.exec_text
+        if self.unknown_args:
+            raise ComponentError(f"WORKDIR: expected one PATH (quote a path with spaces), got {self.unknown_args}")
+        data["workdir"] = self.known_args.workdir
         return data
 
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:

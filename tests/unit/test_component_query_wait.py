@@ -26,7 +26,7 @@ def test_server_fields_defaults() -> None:
     job = build_job("QUERY_WAIT", "k")
     keys = list(job)
     assert keys[: keys.index("job_sha3_224")] == ["verb", "item", "query_timeout", "identity", "timeout", "run_once"]
-    assert (job["item"], job["query_timeout"], job["identity"]) == ("k", 600, [])
+    assert (job["item"], job["query_timeout"], job["identity"]) == ("k", 600, None)  # None, as the original
 
 
 def test_server_fields_with_options() -> None:

@@ -14,7 +14,17 @@ from typing import Any
 import pytest
 
 from directord.cache import Cache
-from directord.components import ComponentBase, arg, cacheevict, env, lib, run, sanitized_args, workdir
+from directord.components import (
+    ComponentBase,
+    arg,
+    cacheevict,
+    env,
+    lib,
+    run,
+    sanitized_args,
+    split_words,
+    workdir,
+)
 from directord.exceptions import ComponentError, DirectordError, ExecHelp
 from directord.orchestration import build_job
 
@@ -173,8 +183,71 @@ def test_workdir_server_fields() -> None:
 def test_workdir_server_rejects_bad_input() -> None:
     with pytest.raises(ComponentError, match="octal"):
         build_job("WORKDIR", "--chmod 9z /opt/app")
-    with pytest.raises(ComponentError, match="no path"):
+    with pytest.raises(ComponentError, match="required: PATH"):
         build_job("WORKDIR", "--chmod 0755")
+    with pytest.raises(ComponentError, match="expected one PATH"):
+        build_job("WORKDIR", "/opt/my app")
+
+
+def test_workdir_options_before_or_after_the_path() -> None:
+    after = build_job("WORKDIR", "/opt/app --chmod 0750 --chown alice:staff")
+    before = build_job("WORKDIR", "--chown alice:staff --chmod 0750 /opt/app")
+    fields = ("user", "group", "mode", "workdir", "job_sha3_224")
+    assert [after[k] for k in fields] == [before[k] for k in fields] == ["alice", "staff", 0o750, "/opt/app",
+                                                                         before["job_sha3_224"]]
+
+
+def test_workdir_path_quoted_or_templated() -> None:
+    assert build_job("WORKDIR", '"/opt/my app" --chmod 0700')["workdir"] == "/opt/my app"
+    assert build_job("WORKDIR", "/opt/{{ name }}/data")["workdir"] == "/opt/{{ name }}/data"
+
+
+def test_chown_group_only_keeps_the_group() -> None:
+    job = build_job("WORKDIR", "--chown :staff /opt/app")
+    assert (job["user"], job["group"]) == ("", "staff")  # "" leaves the owner as it is
+
+
+# -- the parsing rule of each verb ----------------------------------------------------
+@pytest.mark.parametrize(("verb", "rule"), [
+    ("RUN", "Options only before the command; the command is kept verbatim"),
+    ("ARG", "Options only before KEY VALUE; KEY VALUE is kept verbatim"),
+    ("ENV", "Options only before KEY VALUE"),
+    ("ADD", "Options may appear before, between or after SRC DEST. Quote a word that holds spaces;"
+            " a {{ ... }} span is part of the word it touches."),
+    ("COPY", "Options may appear before, between or after SRC DEST."),
+    ("WORKDIR", "Options may appear before, between or after PATH. Quote"),
+    ("CACHEFILE", "Options may appear before, between or after PATH. Quote"),
+    ("CACHEEVICT", "Options may appear before, between or after WHAT."),
+    ("DNF", "Options may appear before, between or after PACKAGES."),
+    ("SERVICE", "Options may appear before, between or after SERVICES."),
+    ("QUERY", "Options may appear before, between or after KEY."),
+    ("QUERY_WAIT", "Options may appear before, between or after ITEM."),
+    ("JOB_WAIT", "Options may appear before, between or after SHA."),
+    ("REBOOT", "Options may appear before, between or after TIME."),
+    ("QUEUESENTINEL", "Options may appear before, between or after SENTINEL."),
+    ("FACTER", "Options may appear in any order."),
+])
+def test_exec_help_states_where_options_go(verb: str, rule: str) -> None:
+    with pytest.raises(ExecHelp) as excinfo:
+        build_job(verb, "--exec-help")
+    assert rule in " ".join(str(excinfo.value).split())
+
+
+def test_split_words_keeps_quotes_and_template_spans_whole() -> None:
+    text = "--chown root 'my file.txt' /etc/{{ host }}.crt \"{{ a }} b\" {{ x | default('p q') }}/y {% if z %}"
+    assert split_words("ADD", text) == ["--chown", "root", "my file.txt", "/etc/{{ host }}.crt", "{{ a }} b",
+                                        "{{ x | default('p q') }}/y", "{% if z %}"]
+    with pytest.raises(ComponentError, match="ADD: No closing quotation"):
+        split_words("ADD", "'open")
+
+
+def test_option_only_verbs_take_options_between_positionals() -> None:
+    job = build_job("DNF", "vim --latest tmux --exclude kernel")
+    assert (job["packages"], job["state"], job["exclude"]) == (["vim", "tmux"], "latest", "kernel")
+    job = build_job("SERVICE", "sshd --restarted crond --enable")
+    assert (job["services"], job["running"], job["state"]) == (["sshd", "crond"], "restart", "enable")
+    with pytest.raises(ComponentError, match="--bogus"):
+        build_job("DNF", "vim --bogus")
 
 
 def test_cacheevict_server_field() -> None:
