@@ -74,17 +74,22 @@ def load_datastore(url: str) -> type:
                  "use memory, file:///dir or redis://host:port/db")
 
 
-# Directories searched for ``<verb>.py`` component files, in order, after the
-# entry points (set from --components-path; clients prepend their shipped copies).
+# Directories searched for ``<verb>.py`` component files, in order. A file in one of
+# ``override_paths`` (--components-path) is what runs for its verb, even a verb an entry
+# point provides (the original ran the files of its components directory); the other
+# directories only provide verbs no entry point does.
 component_paths: list[str] = []
+override_paths: list[str] = []
 _file_components: dict[tuple[str, int], Any] = {}
 
 
-def configure_components(paths: list[str]) -> None:
-    """Search ``paths`` (empty entries dropped), then the packaged ``share/directord/components``
-    of this environment and of its base Python, where the original installed its contributed ones."""
+def configure_components(paths: list[str], fallback: tuple[str, ...] | list[str] = ()) -> None:
+    """Search ``paths`` (empty entries dropped; their files win over entry points), then ``fallback``,
+    then the packaged ``share/directord/components`` of this environment and of its base Python,
+    where the original installed its contributed ones."""
     shared = [os.path.join(prefix, "share", "directord", "components") for prefix in (sys.prefix, sys.base_prefix)]
-    component_paths[:] = list(dict.fromkeys(p for p in [*paths, *shared] if p))
+    override_paths[:] = list(dict.fromkeys(p for p in paths if p))
+    component_paths[:] = list(dict.fromkeys(p for p in [*paths, *fallback, *shared] if p))
 
 
 @functools.cache
@@ -95,33 +100,39 @@ def _entry_point_component(name: str) -> Any:
     return getattr(plugin, "Component", plugin)
 
 
-def component_file(verb: str) -> str | None:
-    """The ``<verb>.py`` file providing ``verb`` when no entry point does."""
-    name = verb.lower()
-    if _entry_point_component(name) is not None:
-        return None
-    for directory in component_paths:
+def _find_file(name: str, directories: list[str]) -> str | None:
+    for directory in directories:
         path = os.path.join(directory, f"{name}.py")
         if os.path.isfile(path):
             return path
     return None
 
 
+def component_file(verb: str) -> str | None:
+    """The ``<verb>.py`` file providing ``verb``: one in ``override_paths``, else, when no
+    entry point provides the verb, the first one found in ``component_paths``."""
+    name = verb.lower()
+    path = _find_file(name, override_paths)
+    if path is not None or _entry_point_component(name) is not None:
+        return path
+    return _find_file(name, component_paths)
+
+
 def load_component(verb: str) -> Any:
-    """The component class for ``verb``: an entry point, else a component file."""
+    """The component class for ``verb``: its component file (see ``component_file``), else an entry point."""
+    path = component_file(verb)
+    if path is not None:
+        return load_file(path)
     component = _entry_point_component(verb.lower())
     if component is not None:
         return component
-    path = component_file(verb)
-    if path is None:
-        names = installed(COMPONENTS) + [os.path.basename(p)[:-3] for d in component_paths
-                                         for p in sorted(glob.glob(os.path.join(d, "*.py")))]
-        hint = "pip install a package that adds it, drop a file in --components-path, or check the spelling"
-        raise PluginNotFound("verb", verb, sorted(set(names)), hint)
-    return _load_file(path)
+    names = installed(COMPONENTS) + [os.path.basename(p)[:-3] for d in component_paths
+                                     for p in sorted(glob.glob(os.path.join(d, "*.py")))]
+    hint = "pip install a package that adds it, drop a file in --components-path, or check the spelling"
+    raise PluginNotFound("verb", verb, sorted(set(names)), hint)
 
 
-def _load_file(path: str) -> Any:
+def load_file(path: str) -> Any:
     """Import a component file (re-imported when it changes on disk)."""
     key = (path, os.stat(path).st_mtime_ns)
     if key not in _file_components:

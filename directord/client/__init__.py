@@ -71,7 +71,7 @@ class Client:
         self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame))
         shipped = os.path.join(config.cache_path, "components")
         os.makedirs(shipped, exist_ok=True)
-        plugins.configure_components([shipped, config.components_path])
+        plugins.configure_components([config.components_path], fallback=[shipped])
         lib.configure_paths(str(config.allowed_paths).split(","))
         self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads), driver, shipped)
         self.seen: collections.OrderedDict[str, Message | None] = collections.OrderedDict()

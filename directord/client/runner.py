@@ -16,6 +16,7 @@ from typing import Any
 
 from directord import plugins, transfer
 from directord.cache import Cache
+from directord.client.compat import ComponentDriver
 from directord.components import lib
 from directord.exceptions import DirectordError
 from directord.fingerprint import file_sha3_224, object_sha3_224
@@ -180,9 +181,10 @@ class Runner:
                          f" under this parent ID [ {parent} ]", 0.0)
             return
         try:
-            if isinstance(job.get("component"), dict):
-                self._sync_component(job)
-            component = plugins.load_component(job["verb"])()
+            if isinstance(job.get("component"), dict):  # the server's file, whatever this node has
+                component = plugins.load_file(self._sync_component(job))()
+            else:
+                component = plugins.load_component(job["verb"])()
         except Exception as exc:  # a component that cannot even be built still gets a result
             self._finish(job, None, str(exc), False, None, 0.0)
             return
@@ -192,7 +194,7 @@ class Runner:
             return
         component.command = job.get("verb")
         component.info = job.get("info")
-        component.driver = self.driver
+        component.driver = ComponentDriver(self.driver, self.identity, self._emit)
         component.publisher = self._publisher(job)
         plugins.fire("directord_job_started", job=job, identity=self.identity)
         context = lib.JobContext(job)
@@ -241,21 +243,22 @@ class Runner:
             return stdout, stderr, False, f"Callback [ {failed[0]} ] failed", elapsed, []
         return stdout, stderr, True, f"Callback [ {mine[-1]} ] completed", elapsed, []
 
-    def _sync_component(self, job: dict[str, Any]) -> None:
-        """Worker thread: fetch the server's copy of a component file unless this node has it."""
+    def _sync_component(self, job: dict[str, Any]) -> str:
+        """Worker thread: fetch the server's copy of a component file unless this node has it; its path."""
         spec = job["component"]
         name, sha = str(spec.get("name", "")), str(spec.get("sha3_224", ""))
         if not name.replace("_", "").isalnum():
             raise transfer.TransferError(f"refusing component name {name!r}")
         target = os.path.join(self.shipped_dir, f"{name}.py")
         if os.path.isfile(target) and file_sha3_224(target) == sha:
-            return
+            return target
         temp, got = transfer.atomic_download(self.driver, job["job_id"], self.identity, str(spec.get("path")), target)
         if got != sha:
             os.unlink(temp)
             raise transfer.TransferError(f"component {name} arrived with SHA3_224 {got}, expected {sha}")
         os.replace(temp, target)
         LOG.info("received component %s (%s) from the server", name, sha[:12])
+        return target
 
     def _execute(self, component: Any, job: dict[str, Any], context: lib.JobContext) -> tuple:
         """Worker thread: the component's ``client()`` under its lock, timed."""

@@ -19,12 +19,15 @@ import re
 import shlex
 from typing import Any
 
+import yaml
+
 from directord import templating
 from directord.components import lib
 from directord.exceptions import ComponentError, ExecHelp
 
 LOG = logging.getLogger("directord")
 _TOKEN = re.compile(r"\S+")
+_OPTION_TYPES: dict[str, Any] = {"list": list, "dict": dict, "int": int, "str": str}
 
 
 class _ExecHelpAction(argparse.Action):
@@ -174,11 +177,35 @@ class ComponentBase:
         return stdout, stderr, no_block or code in codes
 
     def set_cache(self, cache: Any, key: str, value: Any, value_update: bool = False,
-                  extend: bool = False, tag: str | None = None) -> None:
-        """Store ``value``; with ``value_update`` merge it into the existing dict."""
+                  extend: bool = False, tag: str | None = None) -> Any:
+        """Store ``value`` (with ``value_update``: merged into the existing dict); returns what was stored."""
         if value_update:
             value = lib.merge_dict(cache.get(key) or {}, value, extend)
         cache.set(key, value, tag=tag)
+        return value
+
+    def options_converter(self, documentation: str) -> None:
+        """Add a ``--NAME`` option to ``self.parser`` per entry of a YAML ``options:`` mapping
+        (description, default, required, type bool/list/dict/int/str, choices)."""
+        for name, spec in (yaml.safe_load(documentation).get("options") or {}).items():
+            spec = dict(spec or {})
+            options: dict[str, Any] = {}
+            description = spec.get("description")
+            if description:
+                options["help"] = " ".join(description) if isinstance(description, list) else str(description)
+            if spec.get("default"):
+                options["default"] = spec["default"]
+            required = spec.get("required")
+            if required is True or str(required).lower() in ("yes", "true"):
+                options["required"] = True
+            kind = str(spec.get("type") or "").lower()
+            if kind == "bool":
+                options["action"] = "store_true"
+            elif kind in _OPTION_TYPES:
+                options["type"] = _OPTION_TYPES[kind]
+            if spec.get("choices"):
+                options["choices"] = spec["choices"]
+            self.parser.add_argument(f"--{name.replace('_', '-')}", **options)
 
     def blueprinter(self, content: str, values: dict[str, Any] | None,
                     allow_empty_values: bool = False) -> tuple[str | None, str | None]:
@@ -210,6 +237,24 @@ class ComponentBase:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class Backend:
+    """``with Backend(driver, log, job_id) as driver:`` a backend session of ``driver``
+    (the original's coordination context manager: ``backend_init`` on entry, ``backend_close`` on exit)."""
+
+    def __init__(self, driver: Any, log: logging.Logger, job_id: str):
+        self.driver = driver
+        self.log = log
+        self.job_id = job_id
+        driver.backend_init()
+
+    def __enter__(self) -> Any:
+        self.log.debug("backend session of %s for job %s", self.driver.identity, self.job_id)
+        return self.driver
+
+    def __exit__(self, *_exc: object) -> None:
+        self.driver.backend_close()
 
 
 def sanitized_args(execute: list[Any]) -> list[str]:

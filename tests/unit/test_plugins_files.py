@@ -54,6 +54,7 @@ UPSTREAM_STYLE = textwrap.dedent('''\
 def components_dir(tmp_path: Path) -> Iterator[Path]:
     """A --components-path directory; the module-level search path is restored afterwards."""
     saved_paths = list(plugins.component_paths)
+    saved_overrides = list(plugins.override_paths)
     saved_cache = dict(plugins._file_components)
     directory = tmp_path / "components"
     directory.mkdir()
@@ -62,6 +63,7 @@ def components_dir(tmp_path: Path) -> Iterator[Path]:
         yield directory
     finally:
         plugins.component_paths[:] = saved_paths
+        plugins.override_paths[:] = saved_overrides
         plugins._file_components.clear()
         plugins._file_components.update(saved_cache)
 
@@ -177,7 +179,7 @@ def test_fixed_file_loads_after_a_failure(components_dir: Path) -> None:
 
 
 def test_file_calling_sys_exit_at_import(components_dir: Path) -> None:
-    """BUG: ``_load_file`` catches Exception only; a file that calls sys.exit() at import
+    """BUG: ``load_file`` catches Exception only; a file that calls sys.exit() at import
     (e.g. "needs package foo") raises SystemExit through load_component, which would
     stop the CLI, the server's submit path or the client's event loop, instead of
     becoming PluginNotFound like any other broken file.
@@ -187,13 +189,30 @@ def test_file_calling_sys_exit_at_import(components_dir: Path) -> None:
         plugins.load_component("exiter")
 
 
-def test_entry_point_wins_over_a_file_of_the_same_name(components_dir: Path) -> None:
-    write(components_dir / "run.py", greet("shadow"))
-    write(components_dir / "echo.py", greet("shadow"))  # the plugins-example entry point
+def test_a_components_path_file_wins_over_an_entry_point_of_the_same_name(components_dir: Path) -> None:
+    """As in the original, the file a user put in --components-path is what runs for its verb."""
+    run_file = write(components_dir / "run.py", greet("shadow"))
+    echo_file = write(components_dir / "echo.py", greet("shadow"))  # the plugins-example entry point
+    assert plugins.component_file("RUN") == str(run_file)
+    assert plugins.load_component("RUN") is plugins.load_file(str(run_file))
+    assert plugins.component_file("echo") == str(echo_file)
+    assert plugins.load_component("echo")().client(None, {"name": "x", "loud": False}) == ("shadow x", None, True, None)
+    run_file.unlink()
+    assert plugins.load_component("RUN") is builtin_run.Component
+
+
+def test_a_fallback_file_never_replaces_an_entry_point(components_dir: Path, tmp_path: Path) -> None:
+    """Files the client keeps from the server (its fallback directory) only add verbs."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    write(shipped / "run.py", greet("stale"))
+    greet_file = write(shipped / "greet.py", greet("shipped"))
+    plugins.configure_components([str(components_dir)], fallback=[str(shipped)])
     assert plugins.component_file("RUN") is None
     assert plugins.load_component("RUN") is builtin_run.Component
-    assert plugins.component_file("echo") is None
-    assert plugins.load_component("echo").__module__ == "directord_example.echo"
+    assert plugins.component_file("greet") == str(greet_file)
+    override = write(components_dir / "greet.py", greet("mine"))
+    assert plugins.component_file("greet") == str(override)
 
 
 def test_runner_reports_a_component_whose_constructor_raises(components_dir: Path, cache: Cache) -> None:

@@ -1,18 +1,28 @@
-"""Helpers and decorators that components (ours and third parties') import."""
+"""Helpers and decorators that components (ours and third parties') import.
+
+``directord.components.lib.podman`` (the podman API helpers) is imported only by
+the components that use it; it needs the ``podman`` extra.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import logging
 import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from directord.components import processes
 
+LOG = logging.getLogger("directord")
 _local = threading.local()
+DEFAULT_TIMEOUT = 600.0
+TIMEOUT_POLL = 0.1
 
 ClientResult = tuple[Any, Any, Any, Any]
 
@@ -76,7 +86,7 @@ def spawn(argv: list[str], env: dict[str, str] | None = None, no_block: bool = F
 
 
 def merge_dict(base: Any, new: Any, extend: bool = True) -> Any:
-    """Merge ``new`` into ``base`` (upstream semantics; see spec 4.3)."""
+    """Merge ``new`` into ``base``: dicts recursively, sequences and sets extended (``extend``)."""
     if isinstance(base, list) and isinstance(new, list):
         return base + new if extend else new
     if not isinstance(base, dict) or not isinstance(new, dict):
@@ -144,6 +154,60 @@ def retry(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
                 break
             result = func(self, cache, job)
         return result
+
+    return wrapper
+
+
+class _Abandoned(BaseException):
+    """Raised inside a timed-out ``client()`` thread; not an Exception, so no handler swallows it."""
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Raise ``_Abandoned`` in ``thread`` at its next Python instruction."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Abandoned))
+
+
+def timeout(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
+    """Fail the job after ``job['timeout']`` seconds (default 600), as the original's decorator did.
+
+    ``client()`` runs in a helper thread sharing the job's ``JobContext``. At the deadline, or
+    once the client's own timeout check (or a stop) has killed the context, the processes the
+    job started are killed, the helper thread is interrupted and the job returns
+    ``(None, "Timeout encountered", False, None)``; the client then reports its usual timeout.
+    """
+
+    @functools.wraps(func)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> ClientResult:
+        job = kwargs["job"] if "job" in kwargs else args[1]
+        seconds = float(job.get("timeout") or DEFAULT_TIMEOUT)
+        context = current_context() or JobContext(job)
+        done: dict[str, Any] = {}
+
+        def target() -> None:
+            _local.context = context
+            try:
+                done["result"] = func(self, *args, **kwargs)
+            except _Abandoned:
+                pass
+            except BaseException as exc:  # handed to the caller's thread
+                done["error"] = exc
+            finally:
+                _local.context = None
+
+        thread = threading.Thread(target=target, name=f"job-{job.get('job_id')}", daemon=True)
+        deadline = time.monotonic() + seconds
+        thread.start()
+        while thread.is_alive() and not context.killed and time.monotonic() < deadline:
+            thread.join(min(TIMEOUT_POLL, max(deadline - time.monotonic(), 0.0)))
+        if thread.is_alive():
+            context.kill()
+            _interrupt(thread)
+            LOG.warning("job %s timed out after %g seconds", job.get("job_id"), seconds)
+            return None, "Timeout encountered", False, None
+        if "error" in done:
+            raise done["error"]
+        return done["result"]
 
     return wrapper
 
