@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench bench-compare clean redis sshd facter
+.PHONY: venv demo test lint bench bench-compare clean redis sshd facter podman
 
 # plugins-example/ is a separate, third-party-style package (ECHO verb + joblog hook),
 # installed next to directord so its entry points are live in the tests.
@@ -13,7 +13,7 @@ EXAMPLE := plugins-example
 $(STAMP): setup.cfg setup.py $(EXAMPLE)/setup.cfg $(EXAMPLE)/setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,redis]' -e ./$(EXAMPLE)
+	$(BIN)/pip install -q -e '.[test,redis,podman]' -e ./$(EXAMPLE)
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,7 +34,12 @@ sshd:
 facter:
 	@command -v facter >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q facter)
 
-test: $(STAMP) redis sshd facter
+# The POD and CONTAINER_IMAGE tests start their own `podman system service` on a private
+# socket and storage, and a docker-registry on a private port (no system service is used).
+podman:
+	@command -v podman >/dev/null && command -v docker-registry >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman docker-registry)
+
+test: $(STAMP) redis sshd facter podman
 	$(BIN)/ruff check directord tests bench $(EXAMPLE)
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 
