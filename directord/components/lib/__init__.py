@@ -162,10 +162,41 @@ class _Abandoned(BaseException):
     """Raised inside a timed-out ``client()`` thread; not an Exception, so no handler swallows it."""
 
 
-def _interrupt(thread: threading.Thread) -> None:
-    """Raise ``_Abandoned`` in ``thread`` at its next Python instruction."""
-    if thread.ident is not None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Abandoned))
+class _TimedCall(threading.Thread):
+    """``func(*args, **kwargs)`` in a daemon thread under ``context``; ``abandon()`` interrupts it."""
+
+    def __init__(self, func: Callable[..., ClientResult], context: JobContext, name: str,
+                 args: tuple[Any, ...], kwargs: dict[str, Any]):
+        super().__init__(name=name, daemon=True)
+        self.call = functools.partial(func, *args, **kwargs)
+        self.context = context
+        self.result: ClientResult | None = None
+        self.error: BaseException | None = None
+        self._guard = threading.Lock()
+        self._finished = False
+
+    def run(self) -> None:
+        try:
+            _local.context = self.context
+            try:
+                self.result = self.call()
+            except _Abandoned:
+                pass
+            except BaseException as exc:  # handed to the waiting thread
+                self.error = exc
+            finally:
+                _local.context = None
+                with self._guard:
+                    self._finished = True
+        except _Abandoned:  # arrived during the clean-up above
+            pass
+
+    def abandon(self) -> None:
+        """Raise ``_Abandoned`` in the thread at its next Python instruction, unless it is done
+        (checked under the guard, so the exception never lands in a thread that reused its id)."""
+        with self._guard:
+            if not self._finished and self.ident is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.ident), ctypes.py_object(_Abandoned))
 
 
 def timeout(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
@@ -182,32 +213,19 @@ def timeout(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
         job = kwargs["job"] if "job" in kwargs else args[1]
         seconds = float(job.get("timeout") or DEFAULT_TIMEOUT)
         context = current_context() or JobContext(job)
-        done: dict[str, Any] = {}
-
-        def target() -> None:
-            _local.context = context
-            try:
-                done["result"] = func(self, *args, **kwargs)
-            except _Abandoned:
-                pass
-            except BaseException as exc:  # handed to the caller's thread
-                done["error"] = exc
-            finally:
-                _local.context = None
-
-        thread = threading.Thread(target=target, name=f"job-{job.get('job_id')}", daemon=True)
+        call = _TimedCall(func, context, f"job-{job.get('job_id')}", (self, *args), kwargs)
         deadline = time.monotonic() + seconds
-        thread.start()
-        while thread.is_alive() and not context.killed and time.monotonic() < deadline:
-            thread.join(min(TIMEOUT_POLL, max(deadline - time.monotonic(), 0.0)))
-        if thread.is_alive():
+        call.start()
+        while call.is_alive() and not context.killed and time.monotonic() < deadline:
+            call.join(min(TIMEOUT_POLL, max(deadline - time.monotonic(), 0.0)))
+        if call.is_alive():
             context.kill()
-            _interrupt(thread)
+            call.abandon()
             LOG.warning("job %s timed out after %g seconds", job.get("job_id"), seconds)
             return None, "Timeout encountered", False, None
-        if "error" in done:
-            raise done["error"]
-        return done["result"]
+        if call.error is not None:
+            raise call.error
+        return call.result
 
     return wrapper
 
