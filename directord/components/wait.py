@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import re
+import shlex
 import ssl
 import time
 import urllib.error
@@ -13,6 +16,12 @@ from directord.components import lib
 from directord.exceptions import ComponentError
 
 STEP = 0.1
+TEXT_OPTIONS = ("--cmd", "--url")
+# One shell word: unquoted runs and quoted spans (an unclosed quote runs to the end).
+_WORD = re.compile(r"""(?:[^\s'"]+|'[^']*'?|"(?:[^"\\]|\\.)*"?)+""", re.DOTALL)
+RULE = ("Options may appear anywhere. CMD or URL is the text that is neither an option nor an"
+        " option's value, kept verbatim; quoted as one word (--cmd \"test -f /x\") its quotes are"
+        " removed, and option names inside it stay part of it.")
 
 
 def _sleep(seconds: float) -> bool:
@@ -26,30 +35,89 @@ def _sleep(seconds: float) -> bool:
     return True
 
 
-class Component(components.ComponentBase):
-    verbatim = True
+def _unquoted(text: str) -> str:
+    """``text`` without its quotes when it is one quoted shell word."""
+    if text[:1] not in ("'", '"'):
+        return text
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return text
+    return words[0] if len(words) == 1 else text
 
+
+class Component(components.ComponentBase):
     def __init__(self) -> None:
         super().__init__(desc="Wait for seconds, a URL (2xx/3xx) or a command (exit 0).")
 
     def args(self) -> None:
         super().args()
         mode = self.parser.add_mutually_exclusive_group(required=True)
-        mode.add_argument("--seconds", type=float, help="Sleep this many seconds.")
-        mode.add_argument("--url", action="store_true", help="The text is a URL to poll.")
-        mode.add_argument("--cmd", action="store_true", help="The text is a command to retry.")
-        self.parser.add_argument("--retry", type=int, default=30, help="Attempts after the first.")
-        self.parser.add_argument("--retry-wait", type=float, default=1, help="Seconds between attempts.")
+        mode.add_argument("--seconds", type=float, metavar="N", help="Sleep N seconds.")
+        mode.add_argument("--url", metavar="URL", help="Poll URL until it answers 2xx or 3xx.")
+        mode.add_argument("--cmd", metavar="CMD", help="Run CMD (/bin/sh) until it exits 0.")
+        self.parser.add_argument("--retry", type=int, default=30, metavar="N",
+                                 help="Attempts after the first (default 30).")
+        self.parser.add_argument("--retry-wait", type=float, default=1, metavar="S",
+                                 help="Seconds between attempts (default 1).")
         self.parser.add_argument("--insecure", action="store_true", help="Do not verify TLS certificates.")
+
+    def exec_parser(self, parser: argparse.ArgumentParser, exec_array: Any,
+                    arg_vars: dict[str, Any] | None = None) -> tuple[argparse.Namespace, list[str]]:
+        """Options anywhere; the rest of the text (each stretch verbatim) is CMD or URL."""
+        text = " ".join(map(str, exec_array)) if isinstance(exec_array, (list, tuple)) else str(exec_array or "")
+        parser.epilog = RULE
+        actions = parser._option_string_actions  # argparse has no public lookup
+        words = list(_WORD.finditer(text))
+        argv: list[str] = []
+        modes: list[str] = []
+        pieces: list[str] = []
+        start: int | None = None
+        end = 0
+        index = 0
+        while index < len(words):
+            word = words[index]
+            index += 1
+            item = word.group()
+            name, equals, _ = item.partition("=")
+            if item == "--":  # the rest is text, options or not
+                start = word.end() if start is None else start
+                end = len(text)
+                break
+            if not item.startswith("-") or name not in actions:
+                start, end = (word.start() if start is None else start), word.end()
+                continue
+            if start is not None:
+                pieces.append(text[start:end].strip())
+                start = None
+            if name in TEXT_OPTIONS:
+                modes.append(name)
+                if equals:
+                    start, end = word.start() + len(name) + 1, word.end()
+                continue
+            argv.append(item)
+            if not equals and actions[name].nargs is None and index < len(words):
+                argv.append(words[index].group())
+                index += 1
+        if start is not None:
+            pieces.append(text[start:end].strip())
+        self.exec_text = _unquoted(" ".join(piece for piece in pieces if piece))
+        known = parser.parse_args(argv + [f"{mode}={self.exec_text}" for mode in modes])
+        for key, value in (arg_vars or {}).items():
+            setattr(known, key.replace("-", "_"), value)
+        self.known_args, self.unknown_args = known, self.exec_text.split()
+        return known, self.unknown_args
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
         known = self.known_args
         if known.seconds is not None:
+            if self.exec_text:
+                raise ComponentError(f"WAIT: --seconds takes no other text, got {self.exec_text!r}")
             data["seconds"] = known.seconds
         elif not self.exec_text:
             raise ComponentError("WAIT: --url and --cmd need a URL or command")
-        elif known.url:
+        elif known.url is not None:
             data["url"] = self.exec_text
         else:
             data["command"] = self.exec_text
@@ -62,7 +130,8 @@ class Component(components.ComponentBase):
         """Whole ``seconds``/``retry_wait`` as ints (the original's options were ints), the text collapsed."""
         whole = {key: int(data[key]) for key in ("seconds", "retry_wait")
                  if isinstance(data.get(key), float) and data[key].is_integer()}
-        return {**super().fingerprint_data(data), **whole}
+        text = {key: components.collapse(data[key]) for key in ("url", "command") if key in data}
+        return {**data, **text, **whole}
 
     def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         if job.get("seconds") is not None:

@@ -12,7 +12,7 @@ import pytest
 
 from directord.cache import Cache
 from directord.components import lib, wait
-from directord.exceptions import ComponentError
+from directord.exceptions import ComponentError, ExecHelp
 from directord.orchestration import build_job
 
 from .helpers import client_in_thread
@@ -52,6 +52,47 @@ def test_cmd_fields_and_golden_fingerprint() -> None:
 def test_cmd_text_is_kept_verbatim() -> None:
     job = build_job("WAIT", "--cmd test -f '/tmp/a  b'")
     assert job["command"] == "test -f '/tmp/a  b'"
+
+
+@pytest.mark.parametrize("text", [
+    '--cmd "test -f /x" --retry 2',
+    "--cmd test -f /x --retry 2",
+    "--retry 2 --cmd test -f /x",
+    "--cmd --retry 2 test -f /x",
+    "--cmd=test -f /x --retry=2",
+])
+def test_options_anywhere_around_the_command(text: str) -> None:
+    job = build_job("WAIT", text)
+    assert (job["command"], job["retry"]) == ("test -f /x", 2)
+    assert job["job_sha3_224"] == build_job("WAIT", "--retry 2 --cmd test -f /x")["job_sha3_224"]
+
+
+def test_a_quoted_command_keeps_wait_option_names() -> None:
+    job = build_job("WAIT", "--timeout 9 --cmd 'curl --timeout 5 --retry 1 http://x'")
+    assert (job["command"], job["timeout"], job["retry"]) == ("curl --timeout 5 --retry 1 http://x", 9, 30)
+
+
+def test_double_dash_ends_the_options() -> None:
+    job = build_job("WAIT", "--retry 1 --cmd -- grep --retry log")
+    assert (job["command"], job["retry"]) == ("grep --retry log", 1)
+
+
+def test_url_with_options_after_it() -> None:
+    job = build_job("WAIT", "--url https://example.test/h?a=1 --insecure --retry-wait 0.5")
+    assert (job["url"], job["insecure"], job["retry_wait"]) == ("https://example.test/h?a=1", True, 0.5)
+
+
+def test_seconds_takes_no_text() -> None:
+    with pytest.raises(ComponentError, match="--seconds takes no other text"):
+        build_job("WAIT", "--seconds 5 true")
+
+
+def test_exec_help_names_what_cmd_and_url_take() -> None:
+    with pytest.raises(ExecHelp) as excinfo:
+        build_job("WAIT", "--exec-help")
+    text = " ".join(str(excinfo.value).split())
+    assert "--url URL" in text and "--cmd CMD" in text and "--retry N" in text
+    assert "Options may appear anywhere." in text
 
 
 @pytest.mark.parametrize("text", ["--url", "--cmd", "--url   ", "--retry 2 --cmd"])
