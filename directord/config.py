@@ -8,8 +8,10 @@ a value, and ``resolve`` applies the precedence.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ from directord.exceptions import ConfigError
 DEFAULT_CONFIG_FILE = "/etc/directord/config.yaml"
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f", ""}
+_WARNED: set[tuple[str, str]] = set()  # (config file, key) pairs already warned about
 
 
 def parse_bool(value: Any) -> bool:
@@ -158,13 +161,38 @@ def load_file(path: str) -> dict[str, Any]:
             data = yaml.safe_load(handle)
     except FileNotFoundError:
         return {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: {yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping, not {type(data).__name__}")
     return data
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: ``line L, column C: problem``."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
+def warn_unknown_keys(path: str, keys: list[str], ignored: set[str]) -> None:
+    """One stderr line per key (besides ``ignored``) that looks like a mistyped option name, once per process."""
+    for key in keys:
+        dest = key.replace("-", "_")
+        if dest in BY_DEST or dest in ignored:
+            continue
+        nearest = difflib.get_close_matches(dest, list(BY_DEST), n=1, cutoff=0.75)
+        if nearest and (path, key) not in _WARNED:
+            _WARNED.add((path, key))
+            print(f"directord: warning: config file {path}: unknown key {key!r}; did you mean {nearest[0]!r}?",
+                  file=sys.stderr)
 
 
 class Config(argparse.Namespace):
@@ -175,13 +203,16 @@ def resolve(cli: argparse.Namespace, environ: dict[str, str] | None = None) -> C
     """Apply precedence CLI > env > file > default for every known option.
 
     Keys of the config file that are not options are kept as extra attributes
-    (third-party drivers and components may read them).
+    (third-party drivers and components may read them); one close to an option
+    name is warned about on stderr.
     """
     environ = os.environ if environ is None else environ
     given = vars(cli)
     config_file = given.get("config_file") or _from_env(BY_DEST["config_file"], environ)[1]
     config_file = config_file or DEFAULT_CONFIG_FILE
-    file_values = {k.replace("-", "_"): v for k, v in load_file(config_file).items()}
+    raw = load_file(config_file)
+    warn_unknown_keys(config_file, [str(key) for key in raw], set(given))
+    file_values = {str(k).replace("-", "_"): v for k, v in raw.items()}
     resolved = Config(**{k: v for k, v in given.items() if k not in BY_DEST})
     for key, value in file_values.items():
         if key not in BY_DEST and not hasattr(resolved, key):

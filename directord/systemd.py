@@ -9,6 +9,7 @@ kept unless ``--force``; ``--root`` writes under another tree (image builds).
 from __future__ import annotations
 
 import argparse
+import grp
 import os
 import shutil
 import sys
@@ -63,6 +64,7 @@ def install(role: str, group: str = "root", force: bool = False, root: str = "/"
     if not group or any(c.isspace() for c in group):
         raise DirectordError(f"invalid group {group!r}")
     base = Path(root)
+    check_group(group, base)
     unit = base / "etc/systemd/system" / f"directord-{role}.service"
     if unit.exists() and not force:
         raise UnitExists(f"{unit} exists; pass --force to replace it")
@@ -80,6 +82,30 @@ def install(role: str, group: str = "root", force: bool = False, root: str = "/"
     os.replace(temporary, unit)
     written.append(str(unit))
     return written
+
+
+def check_group(group: str, root: Path) -> None:
+    """Refuse a group (name or gid) the target system does not have.
+
+    Under another ``root`` its ``etc/group`` is the target's group database
+    when it has one; otherwise this host's (NSS included).
+    """
+    table = root / "etc/group"
+    if root.resolve() != Path("/") and table.is_file():
+        entries = [line.split(":") for line in table.read_text(errors="replace").splitlines()]
+        if any(len(entry) > 2 and group in (entry[0], entry[2]) for entry in entries):
+            return
+        where = str(table)
+    else:
+        try:
+            if group.isdigit():
+                grp.getgrgid(int(group))
+            else:
+                grp.getgrnam(group)
+            return
+        except KeyError:
+            where = "this host's groups"
+    raise DirectordError(f"unknown group {group!r} (not in {where}); create it first or pass an existing one")
 
 
 def unit_quote(path: str) -> str:

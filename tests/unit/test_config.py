@@ -173,10 +173,34 @@ def test_non_mapping_config_file_is_an_error(config_file: Path, content: str) ->
         resolve(cli(), env_for(config_file))
 
 
-def test_broken_yaml_config_file_is_an_error(config_file: Path) -> None:
-    config_file.write_text("driver: [unclosed\n")
-    with pytest.raises(ConfigError, match=str(config_file)):
+@pytest.mark.parametrize(("content", "problem"), [
+    ("driver: [unclosed\n", "line 2, column 1: expected ',' or ']', but got '<stream end>'"),
+    ("driver: zmq\njob_port: 1: 2\n", "line 2, column 12: mapping values are not allowed here"),
+    ("driver: zmq\n\tjob_port: 1\n", "line 2, column 1: found character '\\t' that cannot start any token"),
+])
+def test_broken_yaml_config_file_is_one_line(config_file: Path, content: str, problem: str) -> None:
+    config_file.write_text(content)
+    with pytest.raises(ConfigError) as excinfo:
         resolve(cli(), env_for(config_file))
+    assert str(excinfo.value) == f"config file {config_file}: {problem}"
+
+
+def test_config_file_that_is_not_utf8_is_one_line(config_file: Path) -> None:
+    config_file.write_bytes(b"driver: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=f"^config file {config_file}: not UTF-8 text$"):
+        resolve(cli(), env_for(config_file))
+
+
+def test_a_mistyped_key_is_warned_about_once(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_file.write_text("job_prot: 6100\nsocket-paht: /x.sock\nmy_plugin_setting: 42\nverb: RUN\n")
+    for _ in range(2):
+        resolved = resolve(cli(verb=None), env_for(config_file))
+    assert resolved.job_port == 5555
+    assert resolved.job_prot == 6100  # still kept, like every extra key
+    assert capsys.readouterr().err.splitlines() == [
+        f"directord: warning: config file {config_file}: unknown key 'job_prot'; did you mean 'job_port'?",
+        f"directord: warning: config file {config_file}: unknown key 'socket-paht'; did you mean 'socket_path'?",
+    ]
 
 
 def test_dashed_keys_and_extra_keys_from_file(config_file: Path) -> None:

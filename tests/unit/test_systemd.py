@@ -22,8 +22,15 @@ def unit(root: Path, role: str) -> str:
     return (root / f"etc/systemd/system/directord-{role}.service").read_text()
 
 
+def image_groups(root: Path) -> None:
+    """An image tree whose group database has ``directord`` and ``wheel`` (this host may lack them)."""
+    (root / "etc").mkdir(parents=True, exist_ok=True)
+    (root / "etc/group").write_text("root:x:0:\nwheel:x:10:\ndirectord:x:990:alice\n")
+
+
 @pytest.mark.parametrize("role", ["server", "client"])
 def test_writes_the_unit_and_a_config_file(tmp_path: Path, role: str) -> None:
+    image_groups(tmp_path)
     result = helper(role, tmp_path, "--group", "directord")
     assert result.returncode == 0, result.stderr
     assert "systemctl daemon-reload" in result.stdout
@@ -38,6 +45,7 @@ def test_writes_the_unit_and_a_config_file(tmp_path: Path, role: str) -> None:
 
 
 def test_an_existing_unit_is_kept_unless_forced(tmp_path: Path) -> None:
+    image_groups(tmp_path)
     assert helper("server", tmp_path).returncode == 0
     config = tmp_path / "etc/directord/config.yaml"
     config.write_text("---\ndebug: true\n")  # the operator's own settings
@@ -59,6 +67,27 @@ def test_a_group_with_spaces_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "invalid group" in result.stderr
     assert not (tmp_path / "etc/systemd/system/directord-client.service").exists()
+
+
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_an_unknown_group_is_refused_and_nothing_is_written(tmp_path: Path, role: str) -> None:
+    bare, image = tmp_path / "bare", tmp_path / "image"
+    image_groups(image)
+    for root, where in ((bare, "this host's groups"), (image, str(image / "etc/group"))):
+        result = helper(role, root, "--group", "nosuchgroup")
+        assert result.returncode == 1
+        assert result.stderr == (f"directord-{role}-systemd: unknown group 'nosuchgroup' (not in {where});"
+                                 " create it first or pass an existing one\n")
+        assert not result.stdout
+    assert not bare.exists()
+    assert sorted(p.name for p in image.rglob("*")) == ["etc", "group"]
+
+
+def test_a_gid_or_a_host_group_is_accepted(tmp_path: Path) -> None:
+    image_groups(tmp_path / "image")
+    assert helper("server", tmp_path / "image", "--group", "990").returncode == 0
+    assert "Group=990\n" in unit(tmp_path / "image", "server")
+    assert helper("server", tmp_path / "bare", "--group", "0").returncode == 0  # no etc/group there: this host's
 
 
 @pytest.mark.parametrize(("path", "word"), [
