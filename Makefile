@@ -36,8 +36,12 @@ facter:
 
 # The POD and CONTAINER_IMAGE tests start their own `podman system service` on a private
 # socket and storage, and a docker-registry on a private port (no system service is used).
+# A policy-rc.d answering 101 keeps the packages' own services from starting during the install.
 podman:
-	@command -v podman >/dev/null && command -v docker-registry >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman docker-registry)
+	@command -v podman >/dev/null && command -v docker-registry >/dev/null || ( \
+	  guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then guard=1; printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman docker-registry; status=$$?; \
+	  if [ -n "$$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status)
 
 test: $(STAMP) redis sshd facter podman
 	$(BIN)/ruff check directord tests bench $(EXAMPLE)
