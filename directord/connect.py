@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from directord import bootstrap, config, orchestration
-from directord.user import UserClient, job_state, status_line
+from directord.user import UserClient, exit_code, job_state, job_status, status_line
 
 DEFAULT_SOCKET = config.BY_DEST["socket_path"].default
 
@@ -41,10 +41,22 @@ class DirectordConnect:
         return list(self.user.submit(jobs)["job_ids"])
 
     def poll(self, job_id: str, timeout: float = 600.0) -> tuple[bool | None, str]:
-        """Wait for a job: (True, "Job Success: ID"), (False, ...) or (None, unknown)."""
+        """Wait for a job: (True, "Job Success: ID"), (True, "Job Skipped: ID") for a job
+        ``--restrict`` left out, (False, "Job Failed: ID"), or (None, ...) when it is still
+        unknown at ``timeout``; an id the server does not know returns (None, ...) at once."""
         summary = self.user.wait_all([job_id], time.monotonic() + timeout, 5.0).get(job_id)
-        state = job_state(summary)
-        return state, status_line(job_id, state)
+        status = job_status(summary)
+        return job_state(summary), status_line(job_id, status)
+
+    def wait(self, job_ids: list[str], timeout: float = 600.0) -> int:
+        """Wait for every job; the CLI's exit code for them.
+
+        0 (``user.EXIT_SUCCESS``): each succeeded or was skipped on every target;
+        1 (``EXIT_FAILED``): any failed; 3 (``EXIT_TIMEOUT``): none failed but some were
+        still unknown or processing at ``timeout`` (an id the server does not know counts).
+        """
+        summaries = self.user.wait_all(list(job_ids), time.monotonic() + timeout, 5.0)
+        return exit_code(job_status(summaries.get(job_id)) for job_id in job_ids)
 
     def list_nodes(self) -> list[str]:
         return [node["identity"] for node in self.user.call("list_nodes")]

@@ -177,6 +177,7 @@ class JobRecord:
             "nodes": sorted(self.processing),
             "success": self.success,
             "failed": self.failed,
+            "skipped": bool(self.definition.get("skipped")),
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -199,8 +199,9 @@ def _as_bool(value: Any) -> bool:
         return bool(value)
 
 
-def fingerprint_rows(orchestrations: list[dict[str, Any]]) -> list[tuple[int, str, str, str, str]]:
-    """``--finger-print`` rows: count, parent, verb, exec, job."""
+def fingerprint_rows(orchestrations: list[dict[str, Any]]) -> list[tuple[int, str, str, str, str, str]]:
+    """``--finger-print`` rows: count, parent, verb, exec, job (its fingerprint, for
+    ``--restrict``), name (the job's ``name``, else empty)."""
     rows = []
     count = 0
     for orchestration in orchestrations:
@@ -215,5 +216,5 @@ def fingerprint_rows(orchestrations: list[dict[str, Any]]) -> list[tuple[int, st
             text = str(execute)
             count += 1
             rows.append((count, parent, verb, text if len(text) < 30 else text[:27] + "...",
-                         name or spec["job_sha3_224"]))
+                         spec["job_sha3_224"], name or ""))
     return rows

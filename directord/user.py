@@ -7,6 +7,7 @@ import grp
 import os
 import socket
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from directord import wire
@@ -78,17 +79,39 @@ def _read(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def job_state(summary: dict[str, Any] | None) -> bool | None:
-    """True (all nodes succeeded or nothing to run), False (any failed), None (unknown)."""
+EXIT_SUCCESS = 0  # every job succeeded (or was skipped) on every target
+EXIT_FAILED = 1  # a job failed somewhere
+EXIT_TIMEOUT = 3  # the wait ended with jobs still unknown or processing
+
+_LINES = {"success": "Job Success", "failed": "Job Failed", "skipped": "Job Skipped",
+          "unknown": "Job in an unknown state"}
+
+
+def job_status(summary: dict[str, Any] | None) -> str:
+    """``success``, ``failed``, ``skipped`` (``--restrict``) or ``unknown`` (not found, or not done)."""
     if not summary or not summary.get("complete"):
-        return None
-    return not summary.get("failed")
+        return "unknown"
+    if summary.get("failed"):
+        return "failed"
+    return "skipped" if summary.get("skipped") else "success"
 
 
-def status_line(job_id: str, state: bool | None) -> str:
-    if state is None:
-        return f"Job in an unknown state: {job_id}"
-    return f"Job Success: {job_id}" if state else f"Job Failed: {job_id}"
+def job_state(summary: dict[str, Any] | None) -> bool | None:
+    """True (succeeded, skipped or nothing to run), False (any node failed), None (unknown)."""
+    return {"success": True, "skipped": True, "failed": False}.get(job_status(summary))
+
+
+def status_line(job_id: str, status: str) -> str:
+    """``Job Success: ID`` and the like, for a ``job_status`` value."""
+    return f"{_LINES[status]}: {job_id}"
+
+
+def exit_code(statuses: Iterable[str]) -> int:
+    """EXIT_FAILED if any job failed, else EXIT_TIMEOUT if any is unknown, else EXIT_SUCCESS."""
+    seen = set(statuses)
+    if "failed" in seen:
+        return EXIT_FAILED
+    return EXIT_TIMEOUT if "unknown" in seen else EXIT_SUCCESS
 
 
 class UserClient:
@@ -111,14 +134,17 @@ class UserClient:
 
     def wait_all(self, job_ids: list[str], deadline: float, step: float,
                  progress: Any = None) -> dict[str, Any]:
-        """Wait until every job is complete or ``deadline`` (monotonic) passes."""
+        """Wait until every job is complete or ``deadline`` (monotonic) passes.
+
+        An id the server does not know (summary None) is not waited for.
+        """
         summaries: dict[str, Any] = {}
         pending = list(job_ids)
         while True:
             left = deadline - time.monotonic()
             result = self.wait(pending, max(min(step, left), 0.0))
             summaries.update(result)
-            pending = [j for j in pending if not (summaries.get(j) or {}).get("complete")]
+            pending = [j for j in pending if summaries.get(j) and not summaries[j].get("complete")]
             if progress is not None:
                 progress(summaries)
             if not pending or time.monotonic() >= deadline:

@@ -1,16 +1,19 @@
-"""Following submitted jobs: --wait (progress bar), --poll, --stream, --check."""
+"""Following submitted jobs: --wait (progress bar), --poll, --stream, --check; the failure report."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from directord.user import UserClient, job_state, status_line
+from directord.user import EXIT_TIMEOUT, UserClient, exit_code, job_status, status_line
 
 STEP_TTY = 0.25
 STEP_PIPE = 5.0
+LISTED_IDS = 10  # unfinished job ids named when the wait times out
+TAIL_LINES = 5  # of each failed node's STDERR (or INFO) in the failure report
 
 
 class Progress:
@@ -40,8 +43,11 @@ class Progress:
 
 
 def follow(user: UserClient, job_ids: list[str], mode: str, check: bool, timeout: float,
-           out: TextIO = sys.stdout) -> int:
-    """Wait for ``job_ids`` and report per ``mode`` (wait|poll|stream); the exit code."""
+           out: TextIO = sys.stdout) -> tuple[int, dict[str, Any]]:
+    """Wait for ``job_ids`` and report per ``mode`` (wait|poll|stream).
+
+    Returns the exit code (``user.exit_code``) and each job's summary.
+    """
     deadline = time.monotonic() + timeout
     interactive = mode == "wait" and sys.stderr.isatty()
     progress = Progress(len(job_ids)) if mode == "wait" else None
@@ -54,7 +60,7 @@ def follow(user: UserClient, job_ids: list[str], mode: str, check: bool, timeout
         for job_id in job_ids:  # report in submission order, as each completes
             if job_id in printed:
                 continue
-            if job_state(summaries.get(job_id)) is None:
+            if job_status(summaries.get(job_id)) == "unknown":
                 break
             printer(job_id, summaries[job_id])
 
@@ -66,23 +72,48 @@ def follow(user: UserClient, job_ids: list[str], mode: str, check: bool, timeout
     for job_id in job_ids:
         if job_id not in printed:
             printer(job_id, summaries.get(job_id))
-    states = {job_id: job_state(summaries.get(job_id)) for job_id in job_ids}
-    failed = [job_id for job_id, state in states.items() if state is False]
+    statuses = {job_id: job_status(summaries.get(job_id)) for job_id in job_ids}
+    counts = Counter(statuses.values())
     if mode == "wait":
-        ok = sum(1 for s in states.values() if s)
-        unknown = sum(1 for s in states.values() if s is None)
-        out.write(f"{len(job_ids)} job(s): {ok} succeeded, {len(failed)} failed, {unknown} unknown\n")
+        out.write(f"{len(job_ids)} job(s): {counts['success']} succeeded, {counts['failed']} failed,"
+                  f" {counts['skipped']} skipped, {counts['unknown']} unknown\n")
+    failed = [job_id for job_id, status in statuses.items() if status == "failed"]
+    if failed and mode in ("wait", "poll"):
+        out.write("".join(_failure_report(user.call("job_info", job_id=job_id)) for job_id in failed))
     if failed and check:
         out.write("FAILED JOBS\n" + "".join(f"{job_id}\n" for job_id in failed))
-    return 1 if failed else 0
+    out.flush()
+    code = exit_code(statuses.values())
+    if code == EXIT_TIMEOUT:
+        unknown = [job_id for job_id, status in statuses.items() if status == "unknown"]
+        more = f" and {len(unknown) - LISTED_IDS} more" if len(unknown) > LISTED_IDS else ""
+        print(f"directord: gave up after {timeout:g}s; still unknown or processing: "
+              f"{', '.join(unknown[:LISTED_IDS])}{more}", file=sys.stderr)
+    return code, summaries
+
+
+def _failure_report(record: dict[str, Any]) -> str:
+    """The failed nodes of one job with the last lines of their STDERR (else INFO);
+    nodes with the same text share one entry."""
+    what = record["JOB_DEFINITION"].get("job_name") or record["VERB"]
+    by_text: dict[tuple[str, str], list[str]] = {}
+    for node in record["FAILED"]:
+        stream = "STDERR" if record["STDERR"].get(node) else "INFO"
+        tail = "\n".join(str(record[stream].get(node) or "(nothing)").splitlines()[-TAIL_LINES:])
+        by_text.setdefault((stream, tail), []).append(node)
+    return "".join(
+        f"Job Failed: {record['JOB_ID']} ({what}) on {', '.join(nodes)}; {stream}:\n"
+        + "".join(f"    {line}\n" for line in tail.splitlines())
+        for (stream, tail), nodes in by_text.items()
+    )
 
 
 def _printer(user: UserClient, mode: str, out: TextIO,
              printed: set[str]) -> Callable[[str, Any], None]:
     def emit(job_id: str, summary: Any) -> None:
         printed.add(job_id)
-        state = job_state(summary)
-        if mode == "stream" and state is not None:
+        status = job_status(summary)
+        if mode == "stream" and status in ("success", "failed"):
             record = user.call("job_info", job_id=job_id)
             for node in sorted(set(record["STDOUT"]) | set(record["STDERR"])):
                 for stream in ("STDOUT", "STDERR"):
@@ -90,7 +121,7 @@ def _printer(user: UserClient, mode: str, out: TextIO,
                     if text:
                         out.write(f"{node} -- {stream}\n{text}\n")
         if mode in ("poll", "stream"):
-            out.write(status_line(job_id, state) + "\n")
+            out.write(status_line(job_id, status) + "\n")
             out.flush()
 
     return emit

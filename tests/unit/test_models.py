@@ -51,7 +51,8 @@ def test_success_failed_and_complete_are_derived() -> None:
     assert view["SUCCESS"] == ["b", "c"]
     assert view["FAILED"] == ["a"]
     assert view["PROCESSING"] is False
-    assert rec.summary() == {"complete": True, "nodes": ["a", "b", "c"], "success": ["b", "c"], "failed": ["a"]}
+    assert rec.summary() == {"complete": True, "nodes": ["a", "b", "c"], "success": ["b", "c"], "failed": ["a"],
+                             "skipped": False}
 
 
 @pytest.mark.parametrize("final", [END, FAILED])

@@ -249,7 +249,8 @@ def test_fingerprint_rows() -> None:
     assert rows[1][3] == "y" * 27 + "..."
     assert len(rows[1][3]) == 30
     assert rows[0][4] == orchestration_jobs([{"jobs": [{"RUN": short}]}])[0]["job_sha3_224"]
-    assert rows[1][4] == "named job"
+    assert rows[1][4] == orchestration_jobs([{"jobs": [{"RUN": exact}]}])[0]["job_sha3_224"]
+    assert [row[5] for row in rows] == ["", "named job", ""]
     assert rows[2][4] == "40a7e8a1ca03e22337791ff51665494440c5463269c88228caa49bc3"
 
 
