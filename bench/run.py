@@ -1,4 +1,4 @@
-"""Benchmark harness: real server + real clients on 127.0.0.1 (DESIGN.md section 8).
+"""Benchmark harness: real server + real clients on 127.0.0.1.
 
     python bench/run.py                 # `make bench`
     python bench/run.py --compare       # `make bench-compare`: also the original directord 0.12.0

@@ -1,4 +1,4 @@
-"""``analyze``: totals, outliers and failures over a set of job records (spec 7.4)."""
+"""``analyze``: totals, outliers and failures over a set of job records."""
 
 from __future__ import annotations
 

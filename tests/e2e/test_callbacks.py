@@ -1,4 +1,4 @@
-"""Callbacks: a component's ``block_on_tasks`` (spec 4.4), from a component file written
+"""Callbacks: a component's ``block_on_tasks``, from a component file written
 against the original API. The server dispatches them; a job whose callback runs on its own
 node stays processing until that callback ended there."""
 

@@ -1,4 +1,4 @@
-"""JobRecord semantics (spec 3.7-3.8, DESIGN 6), Status mapping and Node round trips."""
+"""JobRecord semantics, Status mapping and Node round trips."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Orchestration files -> job specs (spec 3.3): validation, targets, parents, options."""
+"""Orchestration files -> job specs: validation, targets, parents, options."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def test_parent_fields() -> None:
     assert a["parent_id"] != c["parent_id"]
     uuid.UUID(a["parent_id"])
     assert a["parent_sha3_224"] == b["parent_sha3_224"] == parent_sha_first
-    # the orchestration golden vector of spec 3.2
+    # the orchestration golden vector of the original Directord
     assert c["parent_sha3_224"] == "5bc535e8fa927e4a4ab9ca188f8b560935b32a00dacc4f9e76b05d08"
     assert a["parent_name"] == "deploy" and "parent_name" not in c
     assert b["job_name"] == "second" and "job_name" not in a

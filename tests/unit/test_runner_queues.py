@@ -1,4 +1,4 @@
-"""Client queue routing (spec 4.5): shared FIFO, per-parent async and bypass queues."""
+"""Client queue routing: shared FIFO, per-parent async and bypass queues."""
 
 from __future__ import annotations
 

@@ -133,8 +133,7 @@ def test_purged_parent_stays_failed_after_its_running_job_succeeds(runner: Runne
     a1 (running) and a2 (queued) share parent pa. The sentinel fails a2 and
     marks pa failed; when a1 then succeeds, ``_finish`` sets pa back to
     JOB_END, so a later job of pa (a3) runs although pa already has a failed
-    job on this node (spec 4.5: "so later jobs of those parents are refused";
-    DESIGN 6: "a failure stops the later jobs of the same parent").
+    job on this node (a failure stops the later jobs of the same parent).
     """
     reports = reports_of(runner)
 
