@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import Any, TextIO
 
+from cliff.formatters.base import SingleFormatter
+from cliff.formatters.commaseparated import CSVLister
 from cliff.show import ShowOne
+from stevedore.extension import Extension, ExtensionManager
 
 from directord import config, plugins
 from directord.cli.views import export_rows, show
 from directord.exceptions import DirectordError
 from directord.user import UserClient
+
+SHOW_FORMATTERS = "cliff.formatter.show"
+
+
+class CsvShowFormatter(CSVLister, SingleFormatter):
+    """``-f csv`` for show commands: a header row of the fields, then one row of their values
+    (nothing when there are no fields)."""
+
+    def emit_one(self, column_names: Sequence[str], data: Sequence[Any], stdout: TextIO,
+                 parsed_args: argparse.Namespace) -> None:
+        if column_names:
+            self.emit_list(column_names, [data], stdout, parsed_args)
 
 
 class DirectordCommand:
@@ -34,6 +50,15 @@ class DirectordCommand:
         hooks = (hook.obj.get_epilog() for hook in self._hooks if hook.obj is not None)  # type: ignore[attr-defined]
         parts = [self._epilog or "", *(epilog for epilog in hooks if epilog is not None)]  # type: ignore[attr-defined]
         return "\n\n".join(parts)
+
+    def _load_formatter_plugins(self) -> ExtensionManager:
+        """cliff's formatters, plus ``csv`` for show commands (cliff has it for listings only)."""
+        manager = super()._load_formatter_plugins()  # type: ignore[misc]
+        if getattr(self, "formatter_namespace", None) != SHOW_FORMATTERS or "csv" in manager.names():
+            return manager
+        point = metadata.EntryPoint("csv", f"{__name__}:CsvShowFormatter", SHOW_FORMATTERS)
+        csv = Extension("csv", point, CsvShowFormatter, CsvShowFormatter())
+        return ExtensionManager.make_test_instance([*manager.extensions, csv], namespace=SHOW_FORMATTERS)
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         return self.guarded(super().run, parsed_args)  # type: ignore[misc]

@@ -39,7 +39,7 @@ class JobShow(DirectordCommand, ShowOne):
     def take_action(self, parsed_args):
         record = self.user.call("job_info", job_id=parsed_args.job_id)
         flatten = parsed_args.formatter in ("table", "value", "shell")
-        rows = job_info_rows(parsed_args.job_id, record, flatten)
+        rows = job_info_rows(record, flatten)
         return show(rows)
 
 

@@ -48,7 +48,7 @@ class ManageCommand(DirectordCommand, Lister):
             return JOB_COLUMNS, job_rows(self.user.call("list_jobs"), args.filter)
         if args.job_info:
             record = self.user.call("job_info", job_id=args.job_info)
-            return KEY_VALUE, job_info_rows(args.job_info, record, args.formatter != "json")
+            return KEY_VALUE, job_info_rows(record, args.formatter != "json")
         if args.export_jobs:
             return KEY_VALUE, export_rows(self.user, "jobs", args.export_jobs)
         if args.export_nodes:

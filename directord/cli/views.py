@@ -10,12 +10,14 @@ import yaml
 
 from directord.cache import Cache
 from directord.exceptions import DirectordError, NotFound
+from directord.models import Control, Status
 
 NODE_COLUMNS = ("ID", "EXPIRY", "VERSION", "HOST_UPTIME", "AGENT_UPTIME", "MACHINE_ID", "DRIVER", "STATE")
 JOB_COLUMNS = ("ID", "PARENT_JOB_NAME", "VERB", "EXECUTION_TIME", "PROCESSING", "SUCCESS", "FAILED")
 JOB_LIST_COLUMNS = ("ID", "NAME", "PARENT_JOB_ID", "PARENT_JOB_NAME", "VERB", "EXECUTION_TIME", "ROUNDTRIP_TIME",
                     "PROCESSING", "SUCCESS", "FAILED")
 FILTERS = ("success", "failed", "processing")
+_STATES = frozenset(c.value for c in (Control.NULL, Control.JOB_END, Control.JOB_FAILED, Control.JOB_PROCESSING))
 
 
 def _uptime(seconds: Any) -> str:
@@ -27,6 +29,7 @@ def _seconds(value: Any) -> str:
 
 
 def node_rows(nodes: list[dict[str, Any]]) -> list[tuple]:
+    """One row per live node; none is an error (``node list`` is a readiness probe)."""
     if not nodes:
         raise NotFound("No data found")
     return [
@@ -48,10 +51,8 @@ def filter_jobs(jobs: list[dict[str, Any]], which: str | None) -> list[dict[str,
 
 def job_rows(jobs: list[dict[str, Any]], which: str | None = None,
              columns: tuple[str, ...] = JOB_COLUMNS) -> list[tuple]:
-    """One row per job; SUCCESS/FAILED are node counts, times 8-decimal seconds."""
+    """One row per job (none: no rows); SUCCESS/FAILED are node counts, times 8-decimal seconds."""
     jobs = filter_jobs(jobs, which)
-    if not jobs:
-        raise NotFound("No data found")
     cells = {
         "ID": lambda j: j["JOB_ID"],
         "NAME": lambda j: j["JOB_NAME"],
@@ -73,9 +74,9 @@ def _cell(key: str, value: Any) -> Any:
     return value
 
 
-def job_info_rows(job_id: str, record: dict[str, Any], flatten: bool = True) -> list[tuple[str, Any]]:
-    """KEY/VALUE rows: the requested ID first, then every non-null public field."""
-    rows: list[tuple[str, Any]] = [("ID", job_id)]
+def job_info_rows(record: dict[str, Any], flatten: bool = True) -> list[tuple[str, Any]]:
+    """KEY/VALUE rows: the job's ID first, then every non-null public field."""
+    rows: list[tuple[str, Any]] = [("ID", record["JOB_ID"])]
     for key, value in record.items():
         if key.startswith("_") or value is None:
             continue
@@ -112,15 +113,15 @@ def export_rows(user: Any, what: str, path: str) -> list[tuple[str, Any]]:
 
 
 def cache_rows(cache_path: str) -> list[tuple[str, Any]]:
-    """KEY/VALUE rows of the local client cache (``<cache_path>/client``)."""
+    """KEY/VALUE rows of the local client cache (``<cache_path>/client``), job and
+    parent states by name (success, failed, processing, pending); empty: no rows."""
     path = os.path.join(cache_path, "client", "cache.sqlite")
     if not os.path.isfile(path):
         raise NotFound(f"No data found: no client cache at {path}")
     with Cache(path) as cache:
-        rows = list(cache.dump().items())
-    if not rows:
-        raise NotFound(f"No data found: the client cache at {path} is empty")
-    return rows
+        entries = cache.dump()
+    return [(key, Status.of(value).value if isinstance(value, str) and value in _STATES else value)
+            for key, value in entries.items()]
 
 
 def show(rows: list[tuple[str, Any]]) -> tuple[tuple[str, ...], tuple[Any, ...]]:

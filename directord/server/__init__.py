@@ -198,7 +198,7 @@ class Server:
             if "identity" in task and not task["identity"]:
                 task["identity"] = live
             try:
-                self.submit([task])
+                self.submit([{**task, "callback": True}])  # "callback": never what `last` names
             except Exception as exc:  # noqa: BLE001 - a node's bad task is refused, never fatal
                 LOG.warning("callback task %s from %s refused: %s", task.get("job_id"), identity, exc)
 
@@ -224,7 +224,7 @@ class Server:
         follow_up = coordinate(record)
         if follow_up:
             record.definition["coordinated"] = True
-            self.submit(follow_up)
+            self.submit([{**job, "callback": True} for job in follow_up])
 
     def _send_acks(self) -> None:
         self._acks_scheduled = False

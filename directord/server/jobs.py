@@ -86,10 +86,13 @@ class JobTable:
         return self.active.get(job_id) or self.dirty.get(job_id) or self.store.get_job(job_id)
 
     def find(self, job_id: str) -> JobRecord:
-        """A record by id, or ``last``; raises NotFound."""
+        """A record by id, or ``last``: the newest job a user submitted (never a
+        ``callback`` the server made, such as QUERY's ARG); raises NotFound."""
         if job_id == "last":
             self.flush()
             record = self.store.last_job()
+            if record is not None and record.definition.get("callback"):
+                record = next((r for r in reversed(self.store.jobs()) if not r.definition.get("callback")), None)
         else:
             record = self.get(job_id)
         if record is None:
