@@ -30,21 +30,38 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
+def daemon(argv: list[str], log: Path, ready: Callable[[], bool], what: str, timeout: float = 30,
+           env: dict[str, str] | None = None, stop_timeout: float = 10) -> Iterator[subprocess.Popen]:
+    """Run ``argv`` (output to ``log``) until the block ends; wait until ``ready()`` first.
+
+    ``what`` names the program in errors; one that exits while starting fails with its log's end.
+    """
+    binary = shutil.which(argv[0])
+    if binary is None:
+        raise RuntimeError(f"{argv[0]} is not installed: run `make test`, which installs it")
+    with open(log, "wb") as out:
+        process = subprocess.Popen([binary, *argv[1:]], stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env)
+
+    def started() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited:\n{log.read_text()[-2000:]}")
+        return ready()
+
+    try:
+        wait_for(started, timeout, interval=0.02, what=what)
+        yield process
+    finally:
+        process.terminate()
+        reap(process, stop_timeout)
+
+
+@contextlib.contextmanager
 def redis_server(directory: Path) -> Iterator[str]:
     """A throwaway redis-server on a free 127.0.0.1 port; yields ``redis://127.0.0.1:PORT``."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: run `make test` (it installs redis-server)")
     port = free_port()
-    log = directory / "redis.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-                                    "--save", "", "--appendonly", "no", "--daemonize", "no"],
-                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def answering() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited:\n{log.read_text()[-2000:]}")
         with socket.socket() as probe:
             probe.settimeout(1)
             try:
@@ -54,12 +71,10 @@ def redis_server(directory: Path) -> Iterator[str]:
             except OSError:
                 return False
 
-    try:
-        wait_for(answering, 10, interval=0.02, what=f"redis-server on port {port}")
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+            "--save", "", "--appendonly", "no", "--daemonize", "no"]
+    with daemon(argv, directory / "redis.log", answering, f"redis-server on port {port}", 10, stop_timeout=5):
         yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        reap(process, 5)
 
 
 def reap(process: subprocess.Popen, timeout: float) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from upstream import SHARE, upstream_files
 
-from directord.localcluster import Cluster, free_port, reap, wait_for
+from directord.localcluster import Cluster, daemon, free_port
 
 IMAGE = "localhost/directord-test:1"
 
@@ -74,27 +74,12 @@ class Podman:
 
 @contextlib.contextmanager
 def podman_service(root: Path) -> Iterator[Podman]:
-    if shutil.which("podman") is None:
-        raise RuntimeError("podman is not installed: run `make test` (it installs podman)")
     podman = Podman(root)
     (root / "tmp").mkdir(parents=True)
-    log = root / "podman.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(["podman", *podman.flags(), "system", "service", "--time=0",
-                                    f"unix://{podman.socket}"], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=podman.env)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"podman system service exited:\n{log.read_text()[-2000:]}")
-        return podman.answering()
-
-    try:
-        wait_for(ready, 30, interval=0.05, what="podman system service")
+    argv = ["podman", *podman.flags(), "system", "service", "--time=0", f"unix://{podman.socket}"]
+    with daemon(argv, root / "podman.log", podman.answering, "podman system service", env=podman.env,
+                stop_timeout=15):
         yield podman
-    finally:
-        process.terminate()
-        reap(process, 15)
 
 
 @pytest.fixture(scope="module")
@@ -108,32 +93,20 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
 @contextlib.contextmanager
 def registry_server(root: Path) -> Iterator[str]:
     """A Docker registry (Debian's docker-registry) on a free 127.0.0.1 port; yields ``127.0.0.1:PORT``."""
-    if shutil.which("docker-registry") is None:
-        raise RuntimeError("docker-registry is not installed: run `make test` (it installs docker-registry)")
     address = f"127.0.0.1:{free_port()}"
     config = root / "registry.yml"
     config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root / 'registry'}\n"
                       f"http:\n  addr: {address}\n")
-    log = root / "registry.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
 
     def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited:\n{log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://{address}/v2/", timeout=2) as answer:  # noqa: S310 - local http
                 return answer.status == 200
         except OSError:
             return False
 
-    try:
-        wait_for(ready, 30, interval=0.05, what="docker-registry")
+    with daemon(["docker-registry", "serve", str(config)], root / "registry.log", ready, "docker-registry"):
         yield address
-    finally:
-        process.terminate()
-        reap(process, 10)
 
 
 @pytest.fixture(scope="module")
