@@ -8,7 +8,6 @@ a value, and ``resolve`` applies the precedence.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import socket
 import sys
@@ -188,6 +187,8 @@ def warn_unknown_keys(path: str, keys: list[str], ignored: set[str]) -> None:
         dest = key.replace("-", "_")
         if dest in BY_DEST or dest in ignored:
             continue
+        import difflib  # only for a key that is no option: kept off every CLI start
+
         nearest = difflib.get_close_matches(dest, list(BY_DEST), n=1, cutoff=0.75)
         if nearest and (path, key) not in _WARNED:
             _WARNED.add((path, key))
