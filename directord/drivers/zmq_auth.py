@@ -140,6 +140,12 @@ class Authenticator(AsyncioAuthenticator):
     def curve_user_id(self, client_public_key: bytes) -> str:
         return (self.ring.name_of(zmq.utils.z85.encode(client_public_key)) if self.ring else None) or "unknown"
 
+    def _send_zap_reply(self, request_id: bytes, status_code: bytes, status_text: bytes,
+                        user_id: str = "anonymous") -> None:
+        if status_code != b"200":
+            LOG.warning("refused a connection: %s", status_text.decode("utf-8", "replace"))
+        super()._send_zap_reply(request_id, status_code, status_text, user_id)
+
 
 class Security:
     """Applies the configured mode to sockets and checks who sent what."""
