@@ -105,8 +105,13 @@ def test_resent_job_runs_once_and_result_is_not_flipped(tmp_path, recorder):
         again = Message(job_id, Control.JOB.value, "RUN", data=record.definition)
         server.delivery.queue("n1", again, reliable=True)
         server.delivery.queue("n1", again, reliable=True)
-        await until(lambda: job_id not in server.delivery.unacked.get("n1", {}))
-        assert counter.read_text().count("run") == 1
+        # A later job takes the same node queue: once it finished, a second run would have too.
+        later_job = orchestration.build_job("RUN", f"--skip-cache echo later >> {counter}")
+        later = await server.api_submit({"jobs": [later_job]})
+        await server.jobs.wait(later["job_ids"], 5)
+        assert server.jobs.get(later["job_ids"][0]).success == ["n1"]
+        assert job_id not in server.delivery.unacked.get("n1", {})  # the re-sends were acked
+        assert counter.read_text() == "run\nlater\n"
         assert (record.processing["n1"], record.last) == first
         assert [n for n, k in recorder.events if k == job_id].count("started") == 1
 
