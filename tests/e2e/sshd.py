@@ -31,14 +31,15 @@ def keygen(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def sshd_server(root: Path) -> Iterator[SshServer]:
-    """sshd on a free port of 127.0.0.1 and 127.0.0.2, accepting one generated key."""
+def sshd_server(root: Path, port: int | None = None) -> Iterator[SshServer]:
+    """sshd on ``port`` (default: a free one) of 127.0.0.1 and 127.0.0.2, accepting one generated key;
+    its host key is new every time."""
     if not os.access(SSHD, os.X_OK):
         raise RuntimeError("sshd is not installed: run `make test` (it installs openssh-server)")
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
     host_key, user_key, other_key = (keygen(root / name) for name in ("host_key", "user_key", "other_key"))
     (root / "authorized_keys").write_text(user_key.with_suffix(".pub").read_text())
-    port = free_port()
+    port = port or free_port()
     config = root / "sshd_config"
     config.write_text("\n".join([
         f"Port {port}", *(f"ListenAddress {address}" for address in ADDRESSES),

@@ -134,6 +134,33 @@ def test_unknown_host_keys_are_refused_unless_accepted(sshd: SshServer, home: Pa
     assert (code, rows[0]["STATUS"]) == (0, "ok")  # the key was recorded
 
 
+def test_a_changed_host_key_is_refused_even_with_accept_new_host_keys(home: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    for name in ("before", "after"):
+        (tmp_path / name).mkdir()
+    with sshd_server(tmp_path / "before") as before:
+        catalog = write_catalog(tmp_path / "c.yaml", {
+            "directord_clients": entry(before, [{"host": "127.0.0.1"}], [{"RUN": f"touch {marker}"}])})
+        assert bootstrap(home, "--catalog", str(catalog), "--key-file", str(before.user_key),
+                         "--accept-new-host-keys")[0] == 0
+    assert marker.exists()
+    marker.unlink()
+    known_hosts = home / ".ssh" / "known_hosts"
+    recorded = known_hosts.read_text()
+    old_key = (before.root / "host_key.pub").read_text().split()[1]
+    assert old_key in recorded
+    with sshd_server(tmp_path / "after", port=before.port) as after:  # same host and port, a new host key
+        for accept in ((), ("--accept-new-host-keys",)):
+            code, rows, stderr = bootstrap(home, "--catalog", str(catalog), "--key-file", str(after.user_key),
+                                           *accept)
+            assert code == 1, (accept, rows, stderr)
+            assert rows[0]["STATUS"] == "unreachable", accept
+            assert rows[0]["ERROR"].startswith("Host key of [ 127.0.0.1 ] changed: refusing to connect"), accept
+    assert not marker.exists()  # nothing ran on the host
+    assert known_hosts.read_text() == recorded  # the old key is kept, the new one never recorded
+    assert (after.root / "host_key.pub").read_text().split()[1] not in recorded
+
+
 def test_unreachable_and_unauthorized_hosts_fail_alone(sshd: SshServer, home: Path, tmp_path: Path) -> None:
     closed = free_port()
     catalog = write_catalog(tmp_path / "c.yaml", {"directord_clients": entry(
