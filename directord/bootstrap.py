@@ -27,23 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directord import orchestration, templating
-from directord.exceptions import DirectordError
+from directord.exceptions import CatalogError
 
 LOG = logging.getLogger("directord-ssh")
 VERBS = ("RUN", "ADD", "GET")
 CHUNK = 128 * 1024
 OUTPUT_TAIL = 2000  # characters of a failed command's output kept in its error
 TOOLS_DIR = os.path.join(sys.prefix, "share", "directord", "tools")
-
-
-class CatalogError(DirectordError):
-    """A catalog that cannot become a bootstrap plan (nothing has been contacted yet)."""
-
-    exit_code = 2
-
-
-class BootstrapError(DirectordError):
-    """One or more hosts failed to bootstrap."""
 
 
 class _HostFailure(Exception):

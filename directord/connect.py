@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from directord import bootstrap, config, orchestration
+from directord.exceptions import BootstrapError
 from directord.user import UserClient, exit_code, job_state, job_status, status_line
 
 DEFAULT_SOCKET = config.BY_DEST["socket_path"].default
@@ -79,5 +80,5 @@ class DirectordConnect:
                                 threads)
         failed = [f"{r.host}: {r.status}: {r.error}" for r in results if r.status != "ok"]
         if failed:
-            raise bootstrap.BootstrapError(f"{len(failed)} host(s) failed: " + "; ".join(failed))
+            raise BootstrapError(f"{len(failed)} host(s) failed: " + "; ".join(failed))
         return tuple(sorted(r.host for r in results))

@@ -64,3 +64,21 @@ class DatastoreError(DirectordError):
     """A datastore that cannot be opened or used."""
 
     exit_code = 2
+
+
+class TemplateError(DirectordError):
+    """Rendering failed: undefined variable, syntax error or sandbox violation."""
+
+
+class CatalogError(DirectordError):
+    """A bootstrap catalog that cannot become a plan (nothing has been contacted yet)."""
+
+    exit_code = 2
+
+
+class BootstrapError(DirectordError):
+    """One or more hosts failed to bootstrap."""
+
+
+class UnitExists(DirectordError):
+    """A systemd unit file is already there and ``--force`` was not given."""

@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from directord.exceptions import DirectordError
+from directord.exceptions import DirectordError, UnitExists
 
 CONFIG_FILE = "/etc/directord/config.yaml"
 UNIT = """\
@@ -41,10 +41,6 @@ IOAccounting=yes
 WantedBy=multi-user.target
 """
 LIMITS = {"server": "LimitNOFILE=65536\n", "client": ""}
-
-
-class UnitExists(DirectordError):
-    """The unit file is already there and ``--force`` was not given."""
 
 
 def executable() -> str:

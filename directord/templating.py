@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from directord.exceptions import TemplateError
+
 
 @functools.cache
 def environment() -> Any:
@@ -28,10 +30,6 @@ def __getattr__(name: str) -> Any:
     if name == "ENVIRONMENT":  # the name older code imports
         return environment()
     raise AttributeError(name)
-
-
-class TemplateError(Exception):
-    """Rendering failed: undefined variable, syntax error or sandbox violation."""
 
 
 def render(text: str, values: dict[str, Any] | None, allow_empty_values: bool = True) -> str:

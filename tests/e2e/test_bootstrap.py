@@ -15,8 +15,8 @@ import pytest
 import yaml
 from sshd import SshServer, sshd_server
 
-from directord.bootstrap import BootstrapError
 from directord.connect import DirectordConnect
+from directord.exceptions import BootstrapError
 from directord.localcluster import free_port
 
 USER = getpass.getuser()

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from directord import bootstrap
-from directord.bootstrap import CatalogError, Host
+from directord.bootstrap import Host
+from directord.exceptions import CatalogError
 
 
 def test_merge_deep_merges_mappings_and_concatenates_lists() -> None:
