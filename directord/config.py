@@ -1,13 +1,15 @@
 """Options: CLI flag > DIRECTORD_* environment > YAML config file > default.
 
-Every option is declared once in ``OPTIONS`` and gets all four forms. The
-CLI parsers use ``default=None`` so that "not given" is distinguishable from
-a value, and ``resolve`` applies the precedence.
+Every option is declared once, in ``OPTIONS`` or by the driver plugin that
+owns it (``Driver.options``), and gets all four forms. The CLI parsers use
+``default=None`` so that "not given" is distinguishable from a value, and
+``resolve`` applies the precedence.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import socket
 import sys
@@ -89,22 +91,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("socket_path", str, "/var/run/directord.sock", "User API unix socket."),
     Option("socket_group", str, "0", "Group (name or gid) owning the user socket."),
     Option("cache_path", str, "/var/cache/directord", "Directory for local caches."),
-    Option("job_port", port, 5555, "TCP port of the job channel.",
-           env=("DIRECTORD_JOB_PORT", "DIRECTORD_MSG_PORT")),
-    Option("backend_port", port, 5556, "TCP port of the backend (file transfer) channel."),
     Option("heartbeat_interval", positive_float, 60.0,
            "Seconds between heartbeats; a node expires after 3 missed."),
     Option("request_timeout", positive_float, 10.0,
            "Seconds the CLI waits for the server to answer one request."),
     Option("components_path", str, "/etc/directord/components",
            "Directory of component files (<verb>.py) that the server ships to nodes."),
-    Option("zmq_shared_key", str, "", "Shared key (ZeroMQ PLAIN auth); prefer the env var or config file."),
-    Option("zmq_curve_encryption", parse_bool, False, "Encrypt and authenticate with CURVE keys."),
-    Option("zmq_keys_path", str, "/etc/directord", "Directory of public_keys/ and private_keys/."),
-    Option("zmq_highwater_mark", int, 1024, "ZeroMQ high-water mark (x4 on job sockets)."),
-    Option("zmq_bind_address", str, "*", "Address the server binds to.", scope="server"),
     Option("job_ttl", positive_float, 7 * 86400.0, "Seconds job records are kept.", scope="server"),
-    Option("zmq_server_address", str, "127.0.0.1", "Server address to connect to.", scope="client"),
     Option("machine_id", str, "", "Machine id reported by this client.", scope="client"),
     Option("worker_threads", int, 64, "Component worker pool size.", scope="client"),
     Option("allowed_paths", str, "", "Comma-separated prefixes ADD/COPY, WORKDIR and CACHEFILE are confined to.",
@@ -129,9 +122,30 @@ OPTIONS: tuple[Option, ...] = (
 BY_DEST = {opt.dest: opt for opt in OPTIONS}
 
 
+@functools.cache
+def options() -> tuple[Option, ...]:
+    """``OPTIONS``, then those of every installed driver (a name declared twice keeps its first declaration)."""
+    from directord import plugins  # the drivers' entry points, read once per process
+
+    merged = dict(BY_DEST)
+    for opt in plugins.driver_options():
+        merged.setdefault(opt.dest, opt)
+    return tuple(merged.values())
+
+
+def option(dest: str) -> Option:
+    """The option named ``dest`` (core or a driver's); KeyError when there is none."""
+    return _by_dest()[dest]
+
+
+@functools.cache
+def _by_dest() -> dict[str, Option]:
+    return {opt.dest: opt for opt in options()}
+
+
 def add_options(parser: argparse.ArgumentParser, scope: str) -> None:
     """Add every option of ``scope`` to ``parser`` with ``default=None``."""
-    for opt in OPTIONS:
+    for opt in options():
         if opt.scope != scope:
             continue
         text = f"{opt.help} [env {opt.env_names[0]}, default {opt.default!r}]"
@@ -185,11 +199,11 @@ def warn_unknown_keys(path: str, keys: list[str], ignored: set[str]) -> None:
     """One stderr line per key (besides ``ignored``) that looks like a mistyped option name, once per process."""
     for key in keys:
         dest = key.replace("-", "_")
-        if dest in BY_DEST or dest in ignored:
+        if dest in _by_dest() or dest in ignored:
             continue
         import difflib  # only for a key that is no option: kept off every CLI start
 
-        nearest = difflib.get_close_matches(dest, list(BY_DEST), n=1, cutoff=0.75)
+        nearest = difflib.get_close_matches(dest, list(_by_dest()), n=1, cutoff=0.75)
         if nearest and (path, key) not in _WARNED:
             _WARNED.add((path, key))
             print(f"directord: warning: config file {path}: unknown key {key!r}; did you mean {nearest[0]!r}?",
@@ -214,11 +228,12 @@ def resolve(cli: argparse.Namespace, environ: dict[str, str] | None = None) -> C
     raw = load_file(config_file)
     warn_unknown_keys(config_file, [str(key) for key in raw], set(given))
     file_values = {str(k).replace("-", "_"): v for k, v in raw.items()}
-    resolved = Config(**{k: v for k, v in given.items() if k not in BY_DEST})
+    known = _by_dest()
+    resolved = Config(**{k: v for k, v in given.items() if k not in known})
     for key, value in file_values.items():
-        if key not in BY_DEST and not hasattr(resolved, key):
+        if key not in known and not hasattr(resolved, key):
             setattr(resolved, key, value)
-    for opt in OPTIONS:
+    for opt in options():
         value = given.get(opt.dest)
         source = "command line"
         if value is None:
@@ -247,7 +262,7 @@ def _from_env(opt: Option, environ: dict[str, str]) -> tuple[str, str | None]:
 
 def defaults(**overrides: Any) -> Config:
     """A fully-defaulted config (for libraries and tests), ignoring env and file."""
-    config = Config(**{opt.dest: opt.default for opt in OPTIONS})
+    config = Config(**{opt.dest: opt.default for opt in options()})
     for key, value in overrides.items():
         setattr(config, key, value)
     return config

@@ -57,6 +57,23 @@ def load_driver(name: str) -> type:
     return _load(DRIVERS, name, "driver", "pip install the package that provides it")
 
 
+def driver_options() -> list[Any]:
+    """The options every installed driver declares (``Driver.options``), drivers in name order."""
+    found: list[Any] = []
+    seen: set[str] = set()
+    for entry_point in sorted(metadata.entry_points(group=DRIVERS), key=lambda point: point.name):
+        if entry_point.value in seen:  # an alias (zeromq) of a driver already read
+            continue
+        seen.add(entry_point.value)
+        try:
+            driver = entry_point.load()
+        except Exception as exc:  # a broken third-party driver must not break every command
+            _load_failed(None, entry_point, exc)
+            continue
+        found.extend(getattr(driver, "options", ()))
+    return found
+
+
 def datastore_scheme(url: str) -> str:
     """``memory`` / ``file:///x`` / ``redis://h:p/0`` -> the entry-point name."""
     if not url or url == "memory":

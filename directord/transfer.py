@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from typing import Any, BinaryIO
+from typing import BinaryIO, Protocol
 
 from directord import wire
 from directord.components import lib
+from directord.drivers import BackendConnection
 from directord.models import Control, Message
 
 CHUNK = 1024 * 1024
@@ -19,11 +20,17 @@ class TransferError(Exception):
     """The server refused or failed a transfer."""
 
 
-def fetch(driver: Any, job_id: str, node: str, source: str, handle: BinaryIO) -> str:
+class BackendOpener(Protocol):
+    """The client's transport, or a component's driver wrapping it."""
+
+    def open_backend(self) -> BackendConnection: ...
+
+
+def fetch(transport: BackendOpener, job_id: str, node: str, source: str, handle: BinaryIO) -> str:
     """Stream ``source`` from the server into ``handle``; returns its SHA3-224."""
     digest = hashlib.sha3_224()
     offset = 0
-    with driver.open_backend() as connection:
+    with transport.open_backend() as connection:
         while True:
             context = lib.current_context()
             if context is not None and context.killed:
@@ -44,7 +51,7 @@ def fetch(driver: Any, job_id: str, node: str, source: str, handle: BinaryIO) ->
                 return digest.hexdigest()
 
 
-def atomic_download(driver: Any, job_id: str, node: str, source: str, destination: str) -> tuple[str, str]:
+def atomic_download(transport: BackendOpener, job_id: str, node: str, source: str, destination: str) -> tuple[str, str]:
     """Fetch into a temporary file beside ``destination``; returns (temp path, sha).
 
     The caller renames the temporary file over the destination once it is
@@ -55,7 +62,7 @@ def atomic_download(driver: Any, job_id: str, node: str, source: str, destinatio
     fd, temp = tempfile.mkstemp(prefix=".directord-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            sha = fetch(driver, job_id, node, source, handle)
+            sha = fetch(transport, job_id, node, source, handle)
     except BaseException:
         os.unlink(temp)
         raise

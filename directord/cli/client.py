@@ -19,6 +19,6 @@ class ClientCommand(DirectordCommand, Command):
         from directord.client import Client
 
         cfg = self.settings(parsed_args)
-        driver = plugins.load_driver(cfg.driver)(cfg)
-        asyncio.run(Client(cfg, driver).run())
+        transport = plugins.load_driver(cfg.driver).client_transport(cfg)
+        asyncio.run(Client(cfg, transport).run())
         return 0

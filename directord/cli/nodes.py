@@ -5,6 +5,7 @@ from __future__ import annotations
 from cliff.lister import Lister
 from cliff.show import ShowOne
 
+from directord import plugins
 from directord.cli.common import DirectordCommand, ExportCommand
 from directord.cli.views import NODE_COLUMNS, cache_rows, node_rows, show
 
@@ -39,7 +40,7 @@ class CacheDump(DirectordCommand, ShowOne):
 
 
 class NodeKeygen(DirectordCommand, Lister):
-    """Create per-node CURVE keys: the node may then speak only as itself."""
+    """Create per-node keys (zmq: CURVE): the node may then speak only as itself."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -47,7 +48,6 @@ class NodeKeygen(DirectordCommand, Lister):
         return parser
 
     def take_action(self, parsed_args):
-        from directord.drivers.zmq_auth import generate
-
-        written = generate(self.app.config.zmq_keys_path, parsed_args.names)
+        cfg = self.app.config
+        written = plugins.load_driver(cfg.driver).generate_keys(cfg, parsed_args.names)
         return ("FILE",), [(path,) for path in written]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from cliff.command import Command
 
@@ -18,20 +19,18 @@ class ServerCommand(DirectordCommand, Command):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument("--zmq-generate-keys", action="store_true",
-                            help="Write new server and client CURVE key pairs under --zmq-keys-path and exit.")
+                            help="Write new server and client key pairs (zmq: CURVE, under --zmq-keys-path) and exit.")
         return parser
 
     def take_action(self, parsed_args) -> int:
         from directord.server import Server
 
         cfg = self.settings(parsed_args)
+        driver = plugins.load_driver(cfg.driver)
         if parsed_args.zmq_generate_keys:
-            from directord.drivers.zmq_auth import generate
-
-            generate(cfg.zmq_keys_path, ["server", "client"])
-            self.app.stdout.write(f"New certificates generated under {cfg.zmq_keys_path}\n")
+            written = driver.generate_keys(cfg)
+            self.app.stdout.write(f"New certificates generated under {os.path.commonpath(written)}\n")
             return 0
-        driver = plugins.load_driver(cfg.driver)(cfg)
         store = plugins.load_datastore(cfg.datastore)(cfg.datastore)
-        asyncio.run(Server(cfg, driver, store).run())
+        asyncio.run(Server(cfg, driver.server_transport(cfg), store).run())
         return 0

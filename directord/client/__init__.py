@@ -16,7 +16,7 @@ from directord.cache import Cache
 from directord.client.runner import Runner
 from directord.components import lib
 from directord.delivery import Delivery
-from directord.drivers import Driver
+from directord.drivers import ClientTransport
 from directord.exceptions import WireError
 from directord.models import FINAL_STATES, Control, Message
 
@@ -56,10 +56,10 @@ def host_uptime() -> float:
 class Client:
     """One node. Jobs are acked on receipt, de-duplicated by id, results re-sent until acked."""
 
-    def __init__(self, config: Any, driver: Driver):
+    def __init__(self, config: Any, transport: ClientTransport):
         self.config = config
-        self.driver = driver
-        self.identity = driver.identity
+        self.transport = transport
+        self.identity = transport.identity
         self.interval = float(config.heartbeat_interval)
         self.session = str(uuid.uuid4())
         self.machine_id = machine_id(getattr(config, "machine_id", ""), self.identity)
@@ -68,12 +68,12 @@ class Client:
         args_ttl, jobs_ttl = float(config.cache_args_ttl), float(config.cache_jobs_ttl)
         self.cache = Cache(os.path.join(cache_dir, "cache.sqlite"), ttls={
             "args": args_ttl, "envs": args_ttl, "query": args_ttl, "jobs": jobs_ttl, "parents": jobs_ttl})
-        self.delivery = Delivery(lambda _peer, frame: self.driver.send(None, frame))
+        self.delivery = Delivery(lambda _peer, frame: self.transport.send(frame))
         shipped = os.path.join(config.cache_path, "components")
         os.makedirs(shipped, exist_ok=True)
         plugins.configure_components([config.components_path], fallback=[shipped])
         lib.configure_paths(str(config.allowed_paths).split(","))
-        self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads), driver, shipped)
+        self.runner = Runner(self.identity, self.cache, self._report, int(config.worker_threads), transport, shipped)
         self.seen: collections.OrderedDict[str, Message | None] = collections.OrderedDict()
         self.server_id: str | None = None
         self.server_seen = time.monotonic()
@@ -84,7 +84,7 @@ class Client:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        await self.driver.connect()
+        await self.transport.connect()
         self._heartbeat()
         tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping())]
         LOG.info("client %s connected (session %s)", self.identity, self.session)
@@ -93,7 +93,7 @@ class Client:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.driver.close()
+        self.transport.close()
         self.cache.close()
         LOG.info("client %s stopped", self.identity)
 
@@ -129,7 +129,7 @@ class Client:
             "session": self.session,
             "machine_id": self.machine_id,
             "version": __version__,
-            "driver": self.driver.name,
+            "driver": self.transport.name,
             "host_uptime": host_uptime(),
             "agent_uptime": time.monotonic() - self.started,
         }))
@@ -152,7 +152,7 @@ class Client:
     # -- incoming ------------------------------------------------------------
     async def _receive(self) -> None:
         while True:
-            _, frame = await self.driver.recv()
+            frame = await self.transport.recv()
             try:
                 messages = wire.decode(frame)
             except WireError as exc:
@@ -219,6 +219,6 @@ class Client:
             if now - self.server_seen > self.interval * 3:
                 LOG.warning("no word from the server for %.1fs; reconnecting", now - self.server_seen)
                 self.server_seen = now
-                await self.driver.reconnect()
+                await self.transport.reconnect()
                 self._heartbeat()
                 self.delivery.resend(SERVER)

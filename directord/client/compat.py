@@ -1,7 +1,7 @@
 """``self.driver`` as components written for the original Directord see it.
 
-The client hands every component a ``ComponentDriver``: our driver (its own
-attributes, e.g. ``open_backend``, pass through) plus the original's API that
+The client hands every component a ``ComponentDriver``: our client transport
+(its own attributes, e.g. ``open_backend``, pass through) plus the original's API that
 shipped components use: the control constants, ``event``, ``job_send`` and the
 coordination backend (``backend_init``/``backend_send``/``backend_check``/
 ``backend_recv``/``backend_close``, ``credit``, ``__copy__``).
@@ -37,7 +37,7 @@ Received = tuple[str, str, str, Any, str | None, str | None, str | None]
 
 
 class ComponentDriver:
-    """Our driver with the original's component-facing driver API."""
+    """Our client transport with the original's component-facing driver API."""
 
     nullbyte = Control.NULL.value
     job_ack = Control.JOB.value

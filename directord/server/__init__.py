@@ -14,7 +14,7 @@ from directord import plugins, wire
 from directord.analysis import analyze
 from directord.datastores import Datastore
 from directord.delivery import Delivery
-from directord.drivers import Driver
+from directord.drivers import ServerTransport
 from directord.exceptions import DirectordError, NotFound, RequestError, WireError
 from directord.fingerprint import file_sha3_224
 from directord.models import FINAL_STATES, Control, Message
@@ -31,16 +31,16 @@ ACK_BATCH_DELAY = 0.05
 class Server:
     """Accepts jobs from users, fans them out, records every node's result."""
 
-    def __init__(self, config: Any, driver: Driver, store: Datastore):
+    def __init__(self, config: Any, transport: ServerTransport, store: Datastore):
         self.config = config
-        self.driver = driver
+        self.transport = transport
         self.store = store
         self.interval = float(config.heartbeat_interval)
         self.server_id = str(uuid.uuid4())
         self.registry = NodeRegistry(self.interval)
-        self.delivery = Delivery(driver.send)
+        self.delivery = Delivery(transport.send)
         self.jobs = JobTable(store)
-        self.backend = BackendService(driver, self.jobs)
+        self.backend = BackendService(transport, self.jobs)
         self.job_ttl = float(config.job_ttl)
         self.dropped = wire.DropCounter(LOG)
         self._acks: dict[str, list[str]] = {}
@@ -67,20 +67,20 @@ class Server:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        await self.driver.bind()
+        await self.transport.start()
         self.store.clear_nodes()  # nodes are re-learned from their heartbeats
         self._restore()
         await self.api.start()
         tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping()),
                  asyncio.create_task(self.backend.run())]
-        LOG.info("server %s ready (driver %s, datastore %s)", self.server_id, self.driver.name, self.store.url)
+        LOG.info("server %s ready (driver %s, datastore %s)", self.server_id, self.transport.name, self.store.url)
         await self._stop.wait()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.api.close()
         self.jobs.flush()
-        self.driver.close()
+        self.transport.close()
         self.store.close()
         LOG.info("server stopped")
 
@@ -102,7 +102,7 @@ class Server:
     # -- node traffic --------------------------------------------------------
     async def _receive(self) -> None:
         while True:
-            identity, frame = await self.driver.recv()
+            identity, frame = await self.transport.recv()
             try:
                 messages = wire.decode(frame)
             except WireError as exc:

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from directord import wire
-from directord.drivers import Driver
+from directord.drivers import ServerTransport
 from directord.exceptions import WireError
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.jobs import JobTable
@@ -42,30 +42,30 @@ def _read(path: str, offset: int, size: int) -> tuple[bytes, bool]:
 class BackendService:
     """Serves backend requests on the server's event loop."""
 
-    def __init__(self, driver: Driver, jobs: JobTable):
-        self.driver = driver
+    def __init__(self, transport: ServerTransport, jobs: JobTable):
+        self.transport = transport
         self.jobs = jobs
         self.dropped = wire.DropCounter(LOG)
 
     async def run(self) -> None:
         while True:
-            identity, frame = await self.driver.backend_recv()
+            peer, frame = await self.transport.backend_recv()
             try:
                 messages = wire.decode(frame)
             except WireError as exc:
-                self.dropped.drop(identity, exc)
+                self.dropped.drop(peer, exc)
                 continue
             for message in messages:
                 try:
                     node = str(message.data.get("node", "")) if isinstance(message.data, dict) else ""
-                    if self.driver.may_act_as(identity, node):
+                    if self.transport.may_act_as(peer, node):
                         reply = await self.answer(message)
                     else:
                         reply = Message(message.msg_id, Control.JOB_FAILED.value, info=REFUSED_PEER)
                 except Exception as exc:  # never let one request stop the channel
                     LOG.exception("backend request %s failed", message.msg_id)
                     reply = Message(message.msg_id, Control.JOB_FAILED.value, info=f"backend error: {exc}")
-                self.driver.backend_send(identity, wire.encode([reply]))
+                self.transport.backend_reply(peer, wire.encode([reply]))
 
     async def answer(self, message: Message) -> Message:
         data = message.data if isinstance(message.data, dict) else {}

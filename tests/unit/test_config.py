@@ -13,7 +13,7 @@ from directord.config import ConfigError, resolve
 
 def cli(**given: object) -> argparse.Namespace:
     """A namespace as the CLI parsers build it: every option present, None when not given."""
-    values = {opt.dest: None for opt in config.OPTIONS}
+    values = {opt.dest: None for opt in config.options()}
     values.update(given)
     return argparse.Namespace(**values)
 
@@ -51,8 +51,8 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
 )
 def test_precedence(config_file: Path, dest: str, cli_value: object, env_value: str,
                     file_value: object, default: object) -> None:
-    env_name = config.BY_DEST[dest].env_names[0]
-    opt_type = config.BY_DEST[dest].type
+    env_name = config.option(dest).env_names[0]
+    opt_type = config.option(dest).type
     config_file.write_text(f"{dest}: {file_value}\n")
     environ = env_for(config_file, **{env_name: env_value})
 
@@ -70,7 +70,7 @@ BOOTSTRAP_FLAGS = {"bootstrap_ssh_key_file": "--key-file", "bootstrap_threads": 
 
 
 def test_every_option_has_a_flag_and_an_env_name() -> None:
-    for opt in config.OPTIONS:
+    for opt in config.options():
         assert opt.flags[0] == BOOTSTRAP_FLAGS.get(opt.dest, "--" + opt.dest.replace("_", "-"))
         assert opt.env_names[0] == "DIRECTORD_" + opt.dest.upper()
 

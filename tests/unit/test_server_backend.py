@@ -270,7 +270,7 @@ def test_fetch_of_a_refused_path_fails(table: JobTable, source: Path, tmp_path: 
 
 # -- the service loop --------------------------------------------------------------------
 class LoopDriver:
-    """backend_recv() hands out queued frames; backend_send() records replies."""
+    """backend_recv() hands out queued frames; backend_reply() records replies."""
 
     def __init__(self, frames: list[tuple[str, bytes]]):
         self.frames: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -281,7 +281,7 @@ class LoopDriver:
     async def backend_recv(self) -> tuple[str, bytes]:
         return await self.frames.get()
 
-    def backend_send(self, identity: str, frame: bytes) -> bool:
+    def backend_reply(self, identity: str, frame: bytes) -> bool:
         self.sent.append((identity, frame))
         return True
 
