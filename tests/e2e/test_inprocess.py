@@ -1,4 +1,4 @@
-"""Server and client objects in one event loop over real ZeroMQ sockets.
+"""Server and client objects in one event loop, over real ZeroMQ sockets and over the memory driver.
 
 This lets the tests reach inside: register pluggy hooks, re-send a job on
 purpose, and watch de-duplication.
@@ -13,7 +13,6 @@ import pytest
 from directord import config, hookimpl, orchestration, plugins
 from directord.client import Client
 from directord.datastores.memory import MemoryDatastore
-from directord.drivers.zmq import ZmqDriver
 from directord.localcluster import free_port
 from directord.models import Control, Message
 from directord.server import Server
@@ -59,12 +58,20 @@ async def until(condition, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def run_pair(tmp_path, scenario):
-    settings = dict(socket_path=str(tmp_path / "s.sock"), job_port=free_port(), heartbeat_interval=0.2,
-                    zmq_bind_address="127.0.0.1", zmq_server_address="127.0.0.1")
-    server = Server(config.defaults(**settings), ZmqDriver(config.defaults(**settings)), MemoryDatastore())
+@pytest.fixture(params=["zmq", "memory"])
+def driver_name(request):
+    return request.param
+
+
+async def run_pair(tmp_path, scenario, driver_name):
+    settings = dict(socket_path=str(tmp_path / "s.sock"), job_port=free_port(), backend_port=free_port(),
+                    heartbeat_interval=0.2, zmq_bind_address="127.0.0.1", zmq_server_address="127.0.0.1",
+                    driver=driver_name, memory_hub=str(tmp_path))
+    driver = plugins.load_driver(driver_name)
+    server_cfg = config.defaults(**settings)
+    server = Server(server_cfg, driver.server_transport(server_cfg), MemoryDatastore())
     client_cfg = config.defaults(**settings, identity="n1", cache_path=str(tmp_path / "n1"))
-    client = Client(client_cfg, ZmqDriver(client_cfg))
+    client = Client(client_cfg, driver.client_transport(client_cfg))
     server_task = asyncio.create_task(server.run())
     client_task = asyncio.create_task(client.run())
     try:
@@ -77,7 +84,7 @@ async def run_pair(tmp_path, scenario):
         await server_task
 
 
-def test_lifecycle_hooks_fire_in_order(tmp_path, recorder):
+def test_lifecycle_hooks_fire_in_order(tmp_path, recorder, driver_name):
     async def scenario(server, client):
         reply = await server.api_submit({"jobs": [orchestration.build_job("RUN", "echo hooked")]})
         job_id = reply["job_ids"][0]
@@ -86,10 +93,10 @@ def test_lifecycle_hooks_fire_in_order(tmp_path, recorder):
         names = [name for name, key in recorder.events if key in (job_id, "n1")]
         assert names == ["joined", "submitted", "started", "finished"]
 
-    asyncio.run(run_pair(tmp_path, scenario))
+    asyncio.run(run_pair(tmp_path, scenario, driver_name))
 
 
-def test_resent_job_runs_once_and_result_is_not_flipped(tmp_path, recorder):
+def test_resent_job_runs_once_and_result_is_not_flipped(tmp_path, recorder, driver_name):
     counter = tmp_path / "count"
 
     async def scenario(server, client):
@@ -115,10 +122,10 @@ def test_resent_job_runs_once_and_result_is_not_flipped(tmp_path, recorder):
         assert (record.processing["n1"], record.last) == first
         assert [n for n, k in recorder.events if k == job_id].count("started") == 1
 
-    asyncio.run(run_pair(tmp_path, scenario))
+    asyncio.run(run_pair(tmp_path, scenario, driver_name))
 
 
-def test_results_are_resent_until_acked(tmp_path):
+def test_results_are_resent_until_acked(tmp_path, driver_name):
     async def scenario(server, client):
         acks_dropped = []
         original = client._handle
@@ -138,4 +145,18 @@ def test_results_are_resent_until_acked(tmp_path):
         await until(lambda: job_id not in client.delivery.unacked["server"], timeout=3)
         assert server.jobs.get(job_id).success == ["n1"]
 
-    asyncio.run(run_pair(tmp_path, scenario))
+    asyncio.run(run_pair(tmp_path, scenario, driver_name))
+
+
+def test_add_fetches_the_file_over_the_backend_from_a_worker_thread(tmp_path, driver_name):
+    source, target = tmp_path / "source.bin", tmp_path / "copied" / "target.bin"
+    source.write_bytes(bytes(range(256)) * 8192)  # 2 MiB: two backend chunks
+
+    async def scenario(server, client):
+        reply = await server.api_submit({"jobs": [orchestration.build_job("ADD", f"{source} {target}")]})
+        job_id = reply["job_ids"][0]
+        await server.jobs.wait([job_id], 10)
+        assert server.jobs.get(job_id).success == ["n1"]
+        assert target.read_bytes() == source.read_bytes()
+
+    asyncio.run(run_pair(tmp_path, scenario, driver_name))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from directord import plugins
+from directord import config, plugins
 from directord.components import ComponentBase
 from directord.drivers import Driver
+from directord.drivers.memory import MemoryDriver
 from directord.drivers.zmq import ZmqDriver
 from directord.exceptions import PluginNotFound
 
@@ -18,8 +19,19 @@ def test_load_driver(name: str) -> None:
     assert issubclass(driver, Driver)
 
 
+def test_load_memory_driver() -> None:
+    assert plugins.load_driver("memory") is MemoryDriver
+
+
+def test_drivers_declare_their_own_options() -> None:
+    declared = {opt.dest for opt in plugins.driver_options()}
+    assert {"job_port", "backend_port", "zmq_keys_path", "zmq_server_address", "memory_hub"} <= declared
+    assert not declared & set(config.BY_DEST)  # ports and zmq_* are no core options
+    assert [opt.dest for opt in config.options()].count("job_port") == 1  # zmq and its alias zeromq: once
+
+
 def test_builtin_names_are_installed() -> None:
-    assert {"zmq", "zeromq"} <= set(plugins.installed(plugins.DRIVERS))
+    assert {"zmq", "zeromq", "memory"} <= set(plugins.installed(plugins.DRIVERS))
     assert "memory" in plugins.installed(plugins.DATASTORES)
     assert {"run", "arg", "env", "workdir", "cacheevict"} <= set(plugins.installed(plugins.COMPONENTS))
     assert plugins.installed("directord.no-such-group") == []
