@@ -89,8 +89,8 @@ class ZmqClient(ClientTransport):
         return sockets.send(self._socket, [frame], "server")
 
     def open_backend(self) -> BackendConnection:
-        if self._sync_context is None:
-            self._sync_context = zmq.Context()
+        if self._sync_context is None:  # blocking sockets on the same I/O thread as the job channel
+            self._sync_context = zmq.Context.shadow(self._context.underlying)
         return ZmqBackend(self._sync_context, self.config, self.security)
 
     def close(self) -> None:
