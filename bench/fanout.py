@@ -13,8 +13,8 @@ import procstat
 from measure import SETTLE_S, measure, note, percentile, summarize
 from workloads import RUN_TEXT
 
-from directord.localcluster import Cluster, reap, wait_for
 from directord.orchestration import build_job
+from directord.testing import Cluster, reap, wait_for
 from directord.user import UserClient
 
 if TYPE_CHECKING:

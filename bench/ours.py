@@ -1,4 +1,4 @@
-"""This directord as a benchmark system: a real server and real clients (localcluster)."""
+"""This directord as a benchmark system: a real server and real clients (directord.testing.Cluster)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from workloads import EXEC_TEXT, NOOP_FILE, RUN_TEXT, Workload
 
 from directord import plugins
-from directord.localcluster import Cluster, wait_for
 from directord.orchestration import build_job, orchestration_jobs
+from directord.testing import Cluster, wait_for
 from directord.user import UserClient
 
 HEARTBEAT_S = 10.0

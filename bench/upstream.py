@@ -24,7 +24,7 @@ import yaml
 from suite import RunHung
 from workloads import EXEC_TEXT, NOOP_FILE, RUN_TEXT, Workload
 
-from directord.localcluster import free_port, wait_for
+from directord.testing import free_port, wait_for
 
 VENV = Path(__file__).with_name(".venv-upstream")
 VERSION = "0.12.0"

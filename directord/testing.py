@@ -1,8 +1,12 @@
-"""A local cluster: one server and N clients as subprocesses on free ports.
+"""Test support for directord and its plugins.
 
-Used by ``make demo``, the benchmark harness and the end-to-end tests. Every
-path (socket, caches, logs) lives under one directory; nothing is shared with
-a system-wide install.
+* ``Cluster``: one server and N clients as subprocesses on free ports (used by
+  ``make demo``, the benchmark harness and the end-to-end tests). Every path
+  (socket, caches, logs) lives under one directory; nothing is shared with a
+  system-wide install. ``daemon``, ``redis_server``, ``wait_for``,
+  ``free_port`` and ``reap`` are its process helpers.
+* ``DriverContract``: the behaviour every messaging driver must have, as a
+  pytest base class (see its docstring).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from directord.localcluster import Cluster
+from directord.testing import Cluster
 
 HELLO = Path(__file__).with_name("hello.yaml")
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from directord.localcluster import Cluster, wait_for
+from directord.testing import Cluster, wait_for
 
 NODES = {"node1", "node2"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from directord.localcluster import Cluster
+from directord.testing import Cluster
 
 
 @pytest.fixture(scope="module")

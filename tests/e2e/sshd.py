@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from directord.localcluster import free_port, reap, wait_for
+from directord.testing import free_port, reap, wait_for
 
 SSHD = "/usr/sbin/sshd"
 ADDRESSES = ("127.0.0.1", "127.0.0.2")  # two "hosts": sshd listens on both loopback addresses

@@ -17,7 +17,7 @@ from sshd import SshServer, sshd_server
 
 from directord.connect import DirectordConnect
 from directord.exceptions import BootstrapError
-from directord.localcluster import free_port
+from directord.testing import free_port
 
 USER = getpass.getuser()
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from directord.localcluster import Cluster, wait_for
+from directord.testing import Cluster, wait_for
 
 CALLBACK_COMPONENT = '''
 from directord import components

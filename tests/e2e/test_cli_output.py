@@ -22,7 +22,7 @@ import pytest
 import yaml
 from cliff.lister import Lister
 
-from directord.localcluster import Cluster, free_port
+from directord.testing import Cluster, free_port
 from directord.user import EXIT_FAILED, EXIT_SUCCESS
 
 SETUP_CFG = Path(__file__).resolve().parents[2] / "setup.cfg"

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from directord.localcluster import wait_for
+from directord.testing import wait_for
 
 NODES = {"node1", "node2", "node3"}
 
@@ -232,7 +232,7 @@ def test_workdir_and_cacheevict(cluster):
 
 
 def test_purged_jobs_then_job_info_last_is_a_clean_error(tmp_path):
-    from directord.localcluster import Cluster
+    from directord.testing import Cluster
 
     c = Cluster(tmp_path, clients=0)
     c.start_server()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from directord.localcluster import wait_for
+from directord.testing import wait_for
 
 ORCHESTRATIONS = Path(__file__).with_name("orchestrations")
 NODES = ("node1", "node2", "node3")

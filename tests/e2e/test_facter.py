@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from directord.localcluster import Cluster
+from directord.testing import Cluster
 
 
 def stdout_of(cluster: Cluster, node: str, job_id: str = "last") -> str:

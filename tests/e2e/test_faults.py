@@ -13,7 +13,7 @@ import pytest
 import zmq
 from partition import BlackholeProxy, NetnsPartition
 
-from directord.localcluster import Cluster, wait_for
+from directord.testing import Cluster, wait_for
 
 
 @pytest.fixture

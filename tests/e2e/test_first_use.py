@@ -13,7 +13,7 @@ import string
 
 import pytest
 
-from directord.localcluster import Cluster, wait_for
+from directord.testing import Cluster, wait_for
 
 SHOW_COMMANDS = [("job", "show", "last"), ("job", "analyze", "--job", "last"), ("job", "analyze", "last"),
                  ("job", "analyze", "--all"), ("job", "export", "jobs.yaml"), ("node", "export", "nodes.yaml"),

@@ -13,9 +13,9 @@ import pytest
 from directord import config, hookimpl, orchestration, plugins
 from directord.client import Client
 from directord.datastores.memory import MemoryDatastore
-from directord.localcluster import free_port
 from directord.models import Control, Message
 from directord.server import Server
+from directord.testing import free_port
 
 
 class Recorder:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from directord import DirectordConnect
-from directord.localcluster import Cluster
+from directord.testing import Cluster
 
 CONTROLLERS = ["controller-0", "controller-1"]
 COMPUTES = ["compute-0", "compute-1"]

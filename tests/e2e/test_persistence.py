@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from directord.localcluster import Cluster, redis_server, wait_for
+from directord.testing import Cluster, redis_server, wait_for
 
 NODES = {"node1", "node2", "node3"}
 
@@ -71,7 +71,7 @@ def test_bad_datastores_fail_at_server_start(tmp_path):
 
 
 def test_records_older_than_job_ttl_are_pruned(tmp_path):
-    from directord.localcluster import wait_for
+    from directord.testing import wait_for
 
     c = Cluster(tmp_path, clients=1)
     c.start_server(True, "--job-ttl", "2")

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from upstream import SHARE, upstream_files
 
-from directord.localcluster import Cluster, daemon, free_port
+from directord.testing import Cluster, daemon, free_port
 
 IMAGE = "localhost/directord-test:1"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from directord.localcluster import Cluster
+from directord.testing import Cluster
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PRIVATE_SRV = ("unshare", "--mount", "--propagation", "private",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from directord.localcluster import Cluster, wait_for
+from directord.testing import Cluster, wait_for
 
 STAND_IN = """#!/bin/sh
 echo "$(basename "$0") $*" >> "{log}"

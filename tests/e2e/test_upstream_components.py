@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from upstream import SHARE, upstream_files
 
-from directord.localcluster import Cluster, wait_for
+from directord.testing import Cluster, wait_for
 
 HELP_OPTION = {  # verb -> an option only its own --exec-help lists
     "ECHO": "echo", "FACTER": "--external-dir", "JOB_WAIT": "--identity", "QUERY_WAIT": "--query-timeout",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from directord import localcluster
+from directord import testing
 from directord.cache import Cache
 
 
@@ -46,14 +46,14 @@ def wait_for() -> Callable[..., bool]:
 @pytest.fixture
 def closed_port() -> int:
     """A local port with no listener (for "cannot reach" errors)."""
-    return localcluster.free_port()
+    return testing.free_port()
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``redis://127.0.0.1:PORT`` of a throwaway redis-server (no persistence, own dir)."""
     try:
-        with localcluster.redis_server(tmp_path_factory.mktemp("redis")) as url:
+        with testing.redis_server(tmp_path_factory.mktemp("redis")) as url:
             yield url
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
