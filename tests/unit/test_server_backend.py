@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from directord import transfer, wire
+from directord import config, transfer, wire
 from directord.datastores.memory import MemoryDatastore
-from directord.drivers import BackendConnection
+from directord.drivers import ClientTransport
+from directord.drivers.memory import MemoryDriver
 from directord.models import Control, Message
 from directord.server import backend
 from directord.server.backend import BackendService, transfer_sources
@@ -221,29 +225,23 @@ def test_job_states_unknown_or_malformed(table: JobTable, data: Any) -> None:
     assert (reply.control, reply.data) == (Control.COORDINATION_ACK.value, {})
 
 
-# -- the client's fetch against the real service ----------------------------------------
-class InProcessConnection(BackendConnection):
-    """Carries wire frames straight to a BackendService (no network)."""
-
-    def __init__(self, service: BackendService):
-        self.service = service
-        self.requests = 0
-
-    def request(self, frame: bytes, timeout: float) -> bytes:
-        self.requests += 1
-        replies = [asyncio.run(self.service.answer(message)) for message in wire.decode(frame)]
-        return wire.encode(replies)
-
-    def close(self) -> None:
-        pass
-
-
-class InProcessDriver:
-    def __init__(self, service: BackendService):
-        self.connection = InProcessConnection(service)
-
-    def open_backend(self) -> BackendConnection:
-        return self.connection
+# -- the client's fetch against the real service, over the memory driver ----------------
+@contextlib.asynccontextmanager
+async def served(table: JobTable) -> AsyncIterator[tuple[BackendService, ClientTransport]]:
+    """A running BackendService on a memory-driver server, and node n1's connected transport."""
+    settings = config.defaults(driver="memory", memory_hub=f"backend-{uuid.uuid4()}")
+    server = MemoryDriver.server_transport(settings)
+    await server.start()
+    client = MemoryDriver.client_transport(settings, "n1")
+    await client.connect()
+    service = BackendService(server, table)
+    running = asyncio.create_task(service.run())
+    try:
+        yield service, client
+    finally:
+        running.cancel()
+        client.close()
+        server.close()
 
 
 def test_fetch_streams_the_file_in_chunks(table: JobTable, tmp_path: Path,
@@ -253,71 +251,62 @@ def test_fetch_streams_the_file_in_chunks(table: JobTable, tmp_path: Path,
     content = bytes(range(256)) * 50  # 12800 bytes: 4 chunks of 4096
     path.write_bytes(content)
     add_job(table, path)
-    driver = InProcessDriver(BackendService(None, table))  # type: ignore[arg-type]
-    handle = io.BytesIO()
-    sha = transfer.fetch(driver, "j1", "n1", str(path), handle)
-    assert handle.getvalue() == content
+    offsets: list[str] = []
+
+    async def scenario() -> tuple[str, bytes]:
+        async with served(table) as (service, client):
+            answer = service.answer
+
+            async def counting(message: Message) -> Message:
+                offsets.append(message.command)
+                return await answer(message)
+
+            service.answer = counting  # type: ignore[method-assign]
+            handle = io.BytesIO()
+            sha = await asyncio.to_thread(transfer.fetch, client, "j1", "n1", str(path), handle)  # a worker thread
+            return sha, handle.getvalue()
+
+    sha, got = asyncio.run(scenario())
+    assert got == content
     assert sha == hashlib.sha3_224(content).hexdigest()
-    assert driver.connection.requests == 4
+    assert offsets == ["0", "4096", "8192", "12288"]
 
 
 def test_fetch_of_a_refused_path_fails(table: JobTable, source: Path, tmp_path: Path) -> None:
     add_job(table, source)
-    driver = InProcessDriver(BackendService(None, table))  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        async with served(table) as (_service, client):
+            await asyncio.to_thread(transfer.fetch, client, "j1", "n1", str(tmp_path / "other"), io.BytesIO())
+
     with pytest.raises(transfer.TransferError, match="Transfer failed: transfer of .* is not allowed"):
-        transfer.fetch(driver, "j1", "n1", str(tmp_path / "other"), io.BytesIO())
+        asyncio.run(scenario())
 
 
 # -- the service loop --------------------------------------------------------------------
-class LoopDriver:
-    """backend_recv() hands out queued frames; backend_reply() records replies."""
-
-    def __init__(self, frames: list[tuple[str, bytes]]):
-        self.frames: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-        for frame in frames:
-            self.frames.put_nowait(frame)
-        self.sent: list[tuple[str, bytes]] = []
-
-    async def backend_recv(self) -> tuple[str, bytes]:
-        return await self.frames.get()
-
-    def backend_reply(self, identity: str, frame: bytes) -> bool:
-        self.sent.append((identity, frame))
-        return True
-
-    @staticmethod
-    def may_act_as(identity: str, node: str) -> bool:
-        return identity == node  # these fake peers are named after their node
-
-
 def test_run_drops_malformed_frames_and_answers_the_rest(table: JobTable, source: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     add_job(table, source)
-    good = wire.encode([chunk_request(source, 0, size=None)])
-    sent: list[tuple[str, bytes]] = []
-    dropped: list[int] = []
 
     def explode(*_args: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    async def scenario() -> None:
-        driver = LoopDriver([("n1", b"not msgpack"), ("n1", good)])
-        service = BackendService(driver, table)  # type: ignore[arg-type]
-        task = asyncio.create_task(service.run())
-        assert await until(lambda: bool(driver.sent))
-        monkeypatch.setattr(backend, "_read", explode)
-        driver.frames.put_nowait(("n2", wire.encode([chunk_request(source, 0, node="n2")])))
-        assert await until(lambda: len(driver.sent) >= 2)
-        task.cancel()
-        sent.extend(driver.sent)
-        dropped.append(service.dropped.total)
+    def ask_over(client: ClientTransport, message: Message) -> Message:
+        with client.open_backend() as connection:
+            (reply,) = wire.decode(connection.request(wire.encode([message]), 5))
+            return reply
 
-    asyncio.run(scenario())
-    assert dropped == [1]
-    assert len(sent) == 2
-    (identity, frame), (identity2, frame2) = sent
-    (reply,) = wire.decode(frame)
-    assert (identity, reply.control, reply.data) == ("n1", TRANSFER_END, CONTENT)
-    (error,) = wire.decode(frame2)
-    assert (identity2, error.control) == ("n2", FAILED)
-    assert error.info == "backend error: disk on fire"
+    async def scenario() -> tuple[Message, Message, int]:
+        async with served(table) as (service, client):
+            with client.open_backend() as connection, contextlib.suppress(TimeoutError):
+                await asyncio.to_thread(connection.request, b"not msgpack", 0.01)  # dropped: never answered
+            assert await until(lambda: service.dropped.total == 1)
+            good = await asyncio.to_thread(ask_over, client, chunk_request(source, 0, size=None))
+            monkeypatch.setattr(backend, "_read", explode)
+            failed = await asyncio.to_thread(ask_over, client, chunk_request(source, 0, node="n2"))
+            return good, failed, service.dropped.total
+
+    good, failed, dropped = asyncio.run(scenario())
+    assert dropped == 1
+    assert (good.control, good.data) == (TRANSFER_END, CONTENT)
+    assert (failed.control, failed.info) == (FAILED, "backend error: disk on fire")
