@@ -9,7 +9,7 @@ from directord.components import ComponentBase
 from directord.drivers import Driver
 from directord.drivers.memory import MemoryDriver
 from directord.drivers.zmq import ZmqDriver
-from directord.exceptions import PluginNotFound
+from directord.exceptions import ConfigError, PluginNotFound
 
 
 @pytest.mark.parametrize("name", ["zmq", "zeromq"])
@@ -28,6 +28,11 @@ def test_drivers_declare_their_own_options() -> None:
     assert {"job_port", "backend_port", "zmq_keys_path", "zmq_server_address", "memory_hub"} <= declared
     assert not declared & set(config.BY_DEST)  # ports and zmq_* are no core options
     assert [opt.dest for opt in config.options()].count("job_port") == 1  # zmq and its alias zeromq: once
+
+
+def test_a_driver_without_keys_says_so() -> None:
+    with pytest.raises(ConfigError, match="the memory driver has no keys"):
+        MemoryDriver.generate_keys(config.defaults(), ["web1"])
 
 
 def test_builtin_names_are_installed() -> None:
