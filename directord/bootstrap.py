@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directord import orchestration, templating
+from directord.components.lib import merge_dict
 from directord.exceptions import CatalogError
 
 LOG = logging.getLogger("directord-ssh")
@@ -100,20 +101,8 @@ def load_catalogs(paths: list[str]) -> dict[str, Any]:
             continue
         if not isinstance(data, dict):
             raise CatalogError(f"catalog {path} must hold a mapping, not {type(data).__name__}")
-        merged = merge(merged, data)
+        merged = merge_dict(merged, data)
     return merged
-
-
-def merge(base: Any, new: Any) -> Any:
-    """Mappings merge key by key, lists concatenate, anything else is replaced."""
-    if isinstance(base, dict) and isinstance(new, dict):
-        out = dict(base)
-        for key, value in new.items():
-            out[key] = merge(base[key], value) if key in base else value
-        return out
-    if isinstance(base, list) and isinstance(new, list):
-        return base + new
-    return new
 
 
 def plan(catalog: dict[str, Any]) -> tuple[list[Host], list[Host]]:

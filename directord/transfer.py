@@ -32,8 +32,7 @@ def fetch(transport: BackendOpener, job_id: str, node: str, source: str, handle:
     offset = 0
     with transport.open_backend() as connection:
         while True:
-            context = lib.current_context()
-            if context is not None and context.killed:
+            if lib.killed():
                 raise TransferError("transfer cancelled (job timed out)")
             request = Message(job_id, Control.TRANSFER_START.value, str(offset),
                               data={"node": node, "size": CHUNK}, info=source)

@@ -105,7 +105,7 @@ class ComponentDriver:
             self._ask()
             self.credit = len(self._inbox)
             remaining = deadline - time.monotonic()
-            if self._inbox or remaining <= 0 or _killed():
+            if self._inbox or remaining <= 0 or lib.killed():
                 return bool(self._inbox)
             time.sleep(min(POLL, remaining))
 
@@ -144,11 +144,6 @@ class ComponentDriver:
     def _answer(self, node: str, msg_id: str, control: str, stderr: str | None = None) -> None:
         del self._notices[node]
         self._inbox.append((msg_id, control, "", None, node, stderr, None))
-
-
-def _killed() -> bool:
-    context = lib.current_context()
-    return context is not None and context.killed
 
 
 def _blank(value: Any) -> Any:

@@ -12,6 +12,7 @@ import yaml
 from upstream import SHARE, upstream_files
 
 from directord import bootstrap
+from directord.components.lib import merge_dict
 
 SERVER = "192.0.2.10"
 CLIENTS = {"client1": "192.0.2.11", "client2": "192.0.2.12"}
@@ -64,7 +65,7 @@ def test_job_catalog_with_an_inventory_plans_and_renders(tools: Path, tmp_path: 
 
 
 def test_templated_add_paths_are_split_after_rendering(tools: Path) -> None:
-    catalog = bootstrap.merge(INVENTORY, yaml.safe_load((tools / "directord-dev-bootstrap-grpc-ssl.yaml").read_text()))
+    catalog = merge_dict(INVENTORY, yaml.safe_load((tools / "directord-dev-bootstrap-grpc-ssl.yaml").read_text()))
     servers, clients = bootstrap.plan(catalog)
     host = CLIENTS["client2"]
     adds = {step.args for step in bootstrap.steps(clients[1], catalog) if step.verb == "ADD"}

@@ -10,13 +10,14 @@ import yaml
 
 from directord import bootstrap
 from directord.bootstrap import Host
+from directord.components.lib import merge_dict
 from directord.exceptions import CatalogError
 
 
 def test_merge_deep_merges_mappings_and_concatenates_lists() -> None:
     base = {"a": {"x": 1, "jobs": [1]}, "b": [1], "c": 1}
     new = {"a": {"y": 2, "jobs": [2]}, "b": [2], "c": 3, "d": 4}
-    assert bootstrap.merge(base, new) == {"a": {"x": 1, "y": 2, "jobs": [1, 2]}, "b": [1, 2], "c": 3, "d": 4}
+    assert merge_dict(base, new) == {"a": {"x": 1, "y": 2, "jobs": [1, 2]}, "b": [1, 2], "c": 3, "d": 4}
     assert base == {"a": {"x": 1, "jobs": [1]}, "b": [1], "c": 1}  # inputs untouched
 
 

@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from directord.components import processes
 
@@ -25,6 +25,32 @@ DEFAULT_TIMEOUT = 600.0
 TIMEOUT_POLL = 0.1
 
 ClientResult = tuple[Any, Any, Any, Any]
+
+
+class ComponentResult(NamedTuple):
+    """What ``client()`` returns; a 4-tuple, as components written for the original return.
+
+    ``outcome`` is True (success), False (failure), None (still processing) or
+    "skipped"; ``stdout``/``stderr`` are str, bytes or None; ``info`` is a short note.
+    """
+
+    stdout: str | bytes | None
+    stderr: str | bytes | None
+    outcome: bool | str | None
+    info: Any = None
+
+    @classmethod
+    def failed(cls, stderr: str, stdout: str | bytes | None = None, info: Any = None) -> ComponentResult:
+        return cls(stdout, stderr, False, info)
+
+    @classmethod
+    def of(cls, value: Any) -> ComponentResult:
+        """A component's return value as a ComponentResult; TypeError unless it is a 4-tuple."""
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, (tuple, list)) or len(value) != 4:
+            raise TypeError(f"client() returned {value!r:.80}, not (stdout, stderr, outcome, info)")
+        return cls(*value)
 
 
 class JobContext:
@@ -70,6 +96,21 @@ def current_context() -> JobContext | None:
     return getattr(_local, "context", None)
 
 
+def killed() -> bool:
+    """Was the job running in this thread killed (timeout or client stop)?"""
+    context = current_context()
+    return context is not None and context.killed
+
+
+def text(value: Any) -> str | None:
+    """``value`` (str, bytes or None) as stripped text; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value).strip()
+
+
 def spawn(argv: list[str], env: dict[str, str] | None = None, no_block: bool = False,
           cwd: str | None = None) -> tuple[bytes | None, bytes | None, int]:
     """Run ``argv`` in its own session; returns (stdout, stderr, returncode).
@@ -110,12 +151,6 @@ def merge_dict(base: Any, new: Any, extend: bool = True) -> Any:
     return merged
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return (value or "").strip()
-
-
 def store_output_args(cache: Any, job: dict[str, Any], stdout: Any, stderr: Any) -> None:
     """``--stdout-arg NAME`` / ``--stderr-arg NAME``: keep the stripped output as args.
 
@@ -125,9 +160,9 @@ def store_output_args(cache: Any, job: dict[str, Any], stdout: Any, stderr: Any)
     """
     values = {}
     if job.get("stdout_arg"):
-        values[job["stdout_arg"]] = _text(stdout)
+        values[job["stdout_arg"]] = text(stdout) or ""
     if job.get("stderr_arg"):
-        values[job["stderr_arg"]] = _text(stderr)
+        values[job["stderr_arg"]] = text(stderr) or ""
     if values:
         cache.set("args", merge_dict(cache.get("args") or {}, values, extend=False), tag="args")
 
@@ -149,8 +184,7 @@ def retry(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
         attempts = max(int(job.get("retry") or 1), 1)
         result = func(self, cache, job)
         for _ in range(attempts - 1):
-            context = current_context()
-            if result[2] or (context is not None and context.killed):
+            if result[2] or killed():
                 break
             result = func(self, cache, job)
         return result
@@ -222,7 +256,7 @@ def timeout(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
             context.kill()
             call.abandon()
             LOG.warning("job %s timed out after %g seconds", job.get("job_id"), seconds)
-            return None, "Timeout encountered", False, None
+            return ComponentResult.failed("Timeout encountered")
         if call.error is not None:
             raise call.error
         return call.result
