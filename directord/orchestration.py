@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from directord import plugins
+from directord import components
 from directord.config import parse_bool
 from directord.exceptions import ComponentError, OrchestrationError
 from directord.fingerprint import object_sha3_224
@@ -120,7 +120,7 @@ def build_job(verb: str, execute: Any, arg_vars: dict[str, Any] | None = None, *
               ignore_cache: bool = False, return_raw: bool = False,
               extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """One job spec: the component's fields, ``timeout``/``run_once``, then the fingerprint."""
-    component = plugins.load_component(verb)()
+    component = components.hooks_for(verb).component()
     component.verb = verb
     data: dict[str, Any] = {"verb": verb}
     if isinstance(execute, (list, tuple)):
@@ -137,11 +137,8 @@ def build_job(verb: str, execute: Any, arg_vars: dict[str, Any] | None = None, *
     known = component.known_args
     data["timeout"] = int(getattr(known, "timeout", 600))
     data["run_once"] = bool(getattr(known, "run_once", False))
-    canonical = getattr(component, "fingerprint_data", None)  # absent on components not built on ours
-    data["job_sha3_224"] = object_sha3_224(canonical(data) if canonical is not None else data)
-    finalize = getattr(component, "finalize_job", None)
-    if finalize is not None:  # fields outside the fingerprint (e.g. file content hashes)
-        finalize(data)
+    data["job_sha3_224"] = object_sha3_224(component.fingerprint_data(data))
+    component.finalize_job(data)  # fields outside the fingerprint (e.g. file content hashes)
     data["return_raw"] = return_raw
     data["skip_cache"] = bool(ignore_cache or getattr(known, "skip_cache", False))
     if getattr(known, "force_lock", False):

@@ -12,12 +12,14 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from directord import plugins, transfer
+from directord import components, plugins, templating, transfer
 from directord.cache import Cache
 from directord.client.compat import ComponentDriver
 from directord.components import lib
+from directord.components.lib import ComponentResult
+from directord.components.services import NodeServices
 from directord.exceptions import DirectordError
 from directord.fingerprint import file_sha3_224, object_sha3_224
 from directord.models import Control, Message
@@ -47,13 +49,18 @@ def queue_name(job: dict[str, Any]) -> str:
     return GENERAL_QUEUE
 
 
+class JobReport(NamedTuple):
+    """A job's end on this node, as ``_finish`` reports it."""
+
+    result: ComponentResult
+    elapsed: float = 0.0
+    new_tasks: tuple[dict[str, Any], ...] = ()
+
+
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    value = str(value).strip()
-    if len(value) > MAX_OUTPUT:
+    """Stripped text of an output, truncated past ``MAX_OUTPUT`` characters."""
+    value = lib.text(value)
+    if value is not None and len(value) > MAX_OUTPUT:
         value = value[:MAX_OUTPUT] + f"\n[truncated {len(value) - MAX_OUTPUT} characters]"
     return value
 
@@ -125,7 +132,7 @@ class Runner:
     @staticmethod
     def _is_sentinel(job: dict[str, Any]) -> bool:
         try:
-            return bool(getattr(plugins.load_component(job["verb"]), "queue_sentinel", False))
+            return components.hooks_for(job["verb"]).queue_sentinel
         except DirectordError:
             return False  # reported when the job runs
 
@@ -135,8 +142,9 @@ class Runner:
             drained = [job for queue in self.queues.values() for job in queue]
             for queue in self.queues.values():
                 queue.clear()
+        omitted = JobReport(ComponentResult(None, None, False, f"Omitted due to sentinel from {sentinel_id}"))
         for job in drained:
-            self._finish(job, None, None, False, f"Omitted due to sentinel from {sentinel_id}", 0.0)
+            self._finish(job, omitted)
         return len(drained)
 
     def pending(self) -> int:
@@ -167,7 +175,7 @@ class Runner:
                 self._run(job)
             except Exception:  # never lose the queue's thread to one job
                 LOG.exception("job %s crashed its runner", job.get("job_id"))
-                self._finish(job, None, "internal error running the job", False, None, 0.0)
+                self._finish(job, JobReport(ComponentResult.failed("internal error running the job")))
             finally:
                 with self._guard:
                     self._active -= 1
@@ -176,72 +184,75 @@ class Runner:
         job_id = job["job_id"]
         parent = job.get("parent_id") or job_id
         if parent != job_id and self.cache.get(parent) == FAILED:
-            self._finish(job, None, "Job omitted, parent failure", False,
-                         f"Job [ {job_id} ] was not allowed to run because there was a failure"
-                         f" under this parent ID [ {parent} ]", 0.0)
+            self._finish(job, JobReport(ComponentResult.failed(
+                "Job omitted, parent failure",
+                info=f"Job [ {job_id} ] was not allowed to run because there was a failure"
+                     f" under this parent ID [ {parent} ]")))
             return
         try:
             if isinstance(job.get("component"), dict):  # the server's file, whatever this node has
-                component = plugins.load_file(self._sync_component(job))()
+                cls = plugins.load_file(self._sync_component(job))
             else:
-                component = plugins.load_component(job["verb"])()
+                cls = plugins.load_component(job["verb"])
+            component = components.hooks_of(cls).component()
         except Exception as exc:  # a component that cannot even be built still gets a result
-            self._finish(job, None, str(exc), False, None, 0.0)
+            self._finish(job, JobReport(ComponentResult.failed(str(exc))))
             return
         if (component.cacheable and not job.get("skip_cache") and not job.get("ignore_cache")
                 and self.cache.get(idempotency_key(job)) == ENDED):
-            self._finish(job, None, None, "skipped", None, 0.0)
+            self._finish(job, JobReport(ComponentResult(None, None, "skipped")))
             return
-        component.command = job.get("verb")
-        component.info = job.get("info")
-        component.driver = ComponentDriver(self.driver, self.identity, self._emit)
-        component.publisher = self._publisher(job)
         plugins.fire("directord_job_started", job=job, identity=self.identity)
         context = lib.JobContext(job)
+        services = NodeServices(self.identity, job, context=context, publisher=self._publisher(job),
+                                driver=ComponentDriver(self.driver, self.identity, self._emit))
+        component.attach(services)
         timeout = float(job.get("timeout") or 600)
         self.running[job_id] = context
         self._deadlines[job_id] = time.monotonic() + timeout
         if self._stopped:  # stop() came between taking the job and now: it never really starts
             context.kill()
         try:
-            result = self._execute(component, job, context)
-            if getattr(component, "block_on_tasks", None):
-                result = self._callbacks(component.block_on_tasks, job, context, result)
+            report = self._execute(component, job, context)
+            if component.block_on_tasks:
+                report = self._callbacks(component.block_on_tasks, job, context, report)
         finally:
+            services.close()
             self.running.pop(job_id, None)
             self._deadlines.pop(job_id, None)
         if context.killed:
             reason = "Killed: the client stopped while the job ran" if self._stopped else \
                 f"Timeout encountered after {timeout:g} seconds"
-            result = (None, reason, False, None, *result[4:])
-        self._finish(job, *result)
+            report = report._replace(result=ComponentResult.failed(reason))
+        self._finish(job, report)
 
     def _callbacks(self, tasks: list[Any], job: dict[str, Any], context: lib.JobContext,
-                   result: tuple) -> tuple:
+                   report: JobReport) -> JobReport:
         """A component's ``block_on_tasks``: the server dispatches them (``new_tasks``); when one
         targets this node and the job succeeded, the job stays processing until they all ended."""
         tasks = [callback_task(task, job["job_id"]) for task in tasks if isinstance(task, dict)]
         mine = [t["job_id"] for t in tasks if self.identity in (t.get("targets") or [self.identity])]
-        stdout, stderr, outcome, info, elapsed = result
-        if outcome is not True or not mine:
-            return stdout, stderr, outcome, info, elapsed, tasks
+        result = report.result
+        if result.outcome is not True or not mine:
+            return report._replace(new_tasks=tuple(tasks))
         events = {job_id: self._awaited.setdefault(job_id, threading.Event()) for job_id in mine}
-        self._emit(Message(job["job_id"], PROCESSING, str(job.get("verb", "")), stdout=_text(stdout),
+        self._emit(Message(job["job_id"], PROCESSING, str(job.get("verb", "")), stdout=_text(result.stdout),
                            info="Waiting for callback tasks to complete", data={"new_tasks": tasks}))
         start = time.perf_counter()
         try:
             for event in events.values():
                 while not event.wait(CALLBACK_POLL):
                     if context.killed or self._stopped:
-                        return stdout, stderr, False, "interrupted waiting for callback tasks", elapsed, []
+                        return report._replace(result=result._replace(
+                            outcome=False, info="interrupted waiting for callback tasks"))
         finally:
             for job_id in mine:
                 self._awaited.pop(job_id, None)
         failed = [job_id for job_id in mine if self._callback_states.pop(job_id, None) == FAILED]
-        elapsed += time.perf_counter() - start
+        elapsed = report.elapsed + time.perf_counter() - start
         if failed:
-            return stdout, stderr, False, f"Callback [ {failed[0]} ] failed", elapsed, []
-        return stdout, stderr, True, f"Callback [ {mine[-1]} ] completed", elapsed, []
+            return JobReport(result._replace(outcome=False, info=f"Callback [ {failed[0]} ] failed"), elapsed)
+        return JobReport(result._replace(info=f"Callback [ {mine[-1]} ] completed"), elapsed)
 
     def _sync_component(self, job: dict[str, Any]) -> str:
         """Worker thread: fetch the server's copy of a component file unless this node has it; its path."""
@@ -260,7 +271,7 @@ class Runner:
         LOG.info("received component %s (%s) from the server", name, sha[:12])
         return target
 
-    def _execute(self, component: Any, job: dict[str, Any], context: lib.JobContext) -> tuple:
+    def _execute(self, component: components.ComponentBase, job: dict[str, Any], context: lib.JobContext) -> JobReport:
         """Worker thread: the component's ``client()`` under its lock, timed."""
         lock = self._lock_for(component, job)
         start = time.perf_counter()
@@ -268,16 +279,17 @@ class Runner:
             try:
                 if lock is not None:
                     with lock:
-                        stdout, stderr, outcome, info = component.client(cache=self.cache, job=job)
+                        result = ComponentResult.of(component.client(cache=self.cache, job=job))
                 else:
-                    stdout, stderr, outcome, info = component.client(cache=self.cache, job=job)
-                lib.store_output_args(self.cache, job, stdout, stderr)
+                    result = ComponentResult.of(component.client(cache=self.cache, job=job))
+                lib.store_output_args(self.cache, job, result.stdout, result.stderr)
+            except templating.TemplateError as exc:
+                result = ComponentResult.failed(str(exc))
             except Exception as exc:
-                stdout, outcome = None, False
-                stderr = f"Job [ {job['job_id']} ] Component Failure: {exc}"
-                info = traceback.format_exc(limit=5)
+                result = ComponentResult.failed(f"Job [ {job['job_id']} ] Component Failure: {exc}",
+                                                info=traceback.format_exc(limit=5))
         job["component_exec_timestamp"] = _stamp()
-        return stdout, stderr, outcome, info, time.perf_counter() - start
+        return JobReport(result, time.perf_counter() - start)
 
     def _publisher(self, job: dict[str, Any]) -> Callable[[str | None, str | None], None]:
         """Thread-safe interim status for a running job (e.g. QUERY answers)."""
@@ -314,15 +326,15 @@ class Runner:
         for message in batch:
             self.report(message)
 
-    def _lock_for(self, component: Any, job: dict[str, Any]) -> threading.Lock | None:
-        if not (getattr(component, "requires_lock", False) or job.get("force_lock")):
+    def _lock_for(self, component: components.ComponentBase, job: dict[str, Any]) -> threading.Lock | None:
+        if not (component.requires_lock or job.get("force_lock")):
             return None
-        name = getattr(component, "lock_name", None) or str(job.get("verb", "")).lower()
+        name = component.lock_name or str(job.get("verb", "")).lower()
         with self._guard:
             return self._locks.setdefault(name, threading.Lock())
 
-    def _finish(self, job: dict[str, Any], stdout: Any, stderr: Any, outcome: Any,
-                info: Any, execution_time: float, new_tasks: list[dict[str, Any]] | None = None) -> None:
+    def _finish(self, job: dict[str, Any], report: JobReport) -> None:
+        stdout, stderr, outcome, info = report.result
         control, default_info = OUTCOMES.get(outcome, (PROCESSING, "task processing"))
         event = self._awaited.get(job["job_id"]) if control != PROCESSING else None
         if event is not None:  # a callback another job of this node waits for
@@ -336,9 +348,9 @@ class Runner:
             if job.get("job_sha3_224"):
                 entries.append((idempotency_key(job), control, "jobs"))
             self.cache.set_later(entries)
-        data: dict[str, Any] = {"execution_time": execution_time, "return_timestamp": _stamp()}
-        if new_tasks:
-            data["new_tasks"] = new_tasks
+        data: dict[str, Any] = {"execution_time": report.elapsed, "return_timestamp": _stamp()}
+        if report.new_tasks:
+            data["new_tasks"] = list(report.new_tasks)
         if job.get("component_exec_timestamp"):
             data["component_exec_timestamp"] = job["component_exec_timestamp"]
         self._emit(Message(job["job_id"], control, str(job.get("verb", "")), data=data,

@@ -5,24 +5,34 @@ the original Directord (``Component(components.ComponentBase)`` with ``args``,
 * ``args()`` builds ``self.parser`` (subclasses call super, then add options);
 * ``server(exec_array, data, arg_vars)`` runs where the job is submitted and
   adds the verb's fields to ``data``; it must return ``data``;
-* ``client(cache, job)`` runs on the node and returns
-  ``(stdout, stderr, outcome, info)`` with outcome True, False, None
-  (still processing) or "skipped".
+* ``client(cache, job)`` runs on the node and returns a ``ComponentResult``
+  ``(stdout, stderr, outcome, info)`` (a plain 4-tuple works too) with outcome
+  True, False, None (still processing) or "skipped". A ``TemplateError`` it
+  raises fails the job with its message.
+
+Every other hook the server, the client and job building call is a method or
+attribute of ComponentBase with a default (see the class); ``hooks_of``
+resolves them once per class, also for a class not derived from ComponentBase.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
 import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from directord import templating
+from directord import plugins, templating
 from directord.components import lib
+from directord.components.lib import ComponentResult
+from directord.components.services import NodeServices
 from directord.exceptions import ComponentError, ExecHelp
 
 LOG = logging.getLogger("directord")
@@ -46,15 +56,27 @@ class _Parser(argparse.ArgumentParser):
 
 
 class ComponentBase:
-    """Base of every verb. Class attributes describe how the client runs it."""
+    """Base of every verb: the hooks and attributes below are what callers use, with defaults.
+
+    Read by the client (a component written for the original may set them in ``__init__``):
+    ``cacheable`` (a repeat of a job that ended is skipped), ``requires_lock`` and
+    ``lock_name`` (jobs of verbs sharing a lock name run one at a time on a node;
+    the name defaults to the verb), ``block_on_tasks`` (set by ``client()``:
+    callback jobs, see README), ``queue_sentinel`` (purge the node's queued jobs
+    first). Parsing: ``verbatim``/``verbatim_text``, ``shell_words`` (see
+    ``exec_parser``). ``examples``: good texts of the verb, shown by ``--exec-help``.
+    """
 
     cacheable = True
     requires_lock = False
     lock_name: str | None = None
-    queue_sentinel = False  # True: purge the node's queued jobs before running
+    queue_sentinel = False
     verbatim = False  # True: options first, the rest kept verbatim (quoting, spacing)
     verbatim_text = "the text"  # what the verbatim rest is, for --exec-help
     shell_words = False  # True: quoted words and {{ ... }} spans stay whole (paths)
+    examples: tuple[str, ...] = ()
+    known_args: argparse.Namespace | None = None
+    block_on_tasks: list[dict[str, Any]] | None = None
 
     def __init__(self, desc: str | None = None):
         self.desc = desc
@@ -62,13 +84,19 @@ class ComponentBase:
         self.info: str | None = None
         self.driver: Any = None
         self.verb: str | None = None
-        self.block_on_tasks: list[dict[str, Any]] | None = None
-        self.publisher: Any = None  # set by the client: sends an interim status
-        self.known_args: argparse.Namespace | None = None
+        self.services = NodeServices()
         self.unknown_args: list[str] = []
         self.exec_text = ""
         self.parser: argparse.ArgumentParser | None = None
         self.log = LOG
+
+    def attach(self, services: NodeServices) -> None:
+        """Called by the client before ``client()``: the node's services for this job, and
+        ``driver``, ``command`` and ``info`` as components written for the original read them."""
+        self.services = services
+        self.driver = services.driver
+        self.command = services.job.get("verb")
+        self.info = services.job.get("info")
 
     @property
     def blueprint(self) -> Any:
@@ -156,14 +184,32 @@ class ComponentBase:
             return data
         return {key: collapse(value) if value == self.exec_text else value for key, value in data.items()}
 
+    def finalize_job(self, data: dict[str, Any]) -> None:
+        """Add fields that stay outside the fingerprint (e.g. file content hashes); default none."""
+
+    # -- server side (called on the class by the server) ----------------------
+    @staticmethod
+    def plan(job: dict[str, Any], targets: list[str], live: list[str]) -> list[str]:
+        """The nodes a job is sent to, given the requested ``targets`` and every ``live`` node."""
+        return targets
+
+    @staticmethod
+    def coordinate(record: Any) -> list[dict[str, Any]] | None:
+        """After a node's status: follow-up jobs to submit once (e.g. QUERY's answers); default none."""
+        return None
+
+    @staticmethod
+    def hold_seconds(job: dict[str, Any]) -> float:
+        """Seconds later jobs for a node are held back once this job was sent to it (0: not held)."""
+        return 0.0
+
     # -- node side -----------------------------------------------------------
-    def client(self, cache: Any, job: dict[str, Any]) -> lib.ClientResult:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         raise NotImplementedError(f"{type(self).__name__} has no client()")
 
     def publish(self, stdout: str | None = None, info: str | None = None) -> None:
         """Report an interim status (still processing) with ``stdout``/``info``."""
-        if self.publisher is not None:
-            self.publisher(stdout, info)
+        self.services.publish(stdout, info)
 
     def run_command(self, command: str, shell: bool = True, env: dict[str, str] | None = None,
                     execute: str = "/bin/sh", return_codes: Any = None,
@@ -237,6 +283,39 @@ class ComponentBase:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class ComponentHooks:
+    """A component class's contract, resolved once per class by ``hooks_of``.
+
+    ``component`` is the class to build: the class itself, or for a class not
+    derived from ComponentBase a subclass with ComponentBase behind it, so every
+    hook and attribute the class lacks has its default. ``coordinates``: the
+    class has its own ``coordinate`` (the server skips the default on every status).
+    """
+
+    component: type[ComponentBase]
+    queue_sentinel: bool
+    plan: Callable[[dict[str, Any], list[str], list[str]], list[str]]
+    coordinate: Callable[[Any], list[dict[str, Any]] | None]
+    hold_seconds: Callable[[dict[str, Any]], float]
+    coordinates: bool
+
+
+@functools.cache
+def hooks_of(cls: type) -> ComponentHooks:
+    """The contract of component class ``cls`` (cached per class)."""
+    if not issubclass(cls, ComponentBase):
+        cls = type(cls.__name__, (cls, ComponentBase), {"__module__": cls.__module__, "__doc__": cls.__doc__})
+    return ComponentHooks(component=cls, queue_sentinel=bool(cls.queue_sentinel), plan=cls.plan,
+                          coordinate=cls.coordinate, hold_seconds=cls.hold_seconds,
+                          coordinates=cls.coordinate is not ComponentBase.coordinate)
+
+
+def hooks_for(verb: str) -> ComponentHooks:
+    """The contract of ``verb``'s component (PluginNotFound when there is none)."""
+    return hooks_of(plugins.load_component(verb))
 
 
 class Backend:

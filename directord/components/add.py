@@ -3,8 +3,8 @@
 ``ADD [--chown USER[:GROUP]] [--chmod OCTAL] [--blueprint] SRC DEST``, options
 before, between or after SRC and DEST. SRC is a glob on the submitting host;
 DEST ending in ``/`` is a directory and is rendered on the node, so it may hold
-``{{ ... }}`` spans (with spaces). Files stream in chunks over the backend
-channel and land atomically; ownership and mode are applied every time, even
+``{{ ... }}`` spans (with spaces). Files are fetched from the server (``NodeServices.fetch``)
+and land atomically; ownership and mode are applied every time, even
 when the content already matched.
 """
 
@@ -15,8 +15,10 @@ import os
 import stat
 from typing import Any
 
-from directord import components, templating, transfer
+from directord import components, templating
 from directord.components import lib
+from directord.components.lib import ComponentResult
+from directord.components.services import ServiceError
 from directord.components.workdir import add_ownership_options, ownership_fields
 from directord.exceptions import ComponentError
 from directord.fingerprint import file_sha3_224, object_sha3_224
@@ -64,30 +66,26 @@ class Component(components.ComponentBase):
         data["file_sha3_224"] = hashes
         data["content_sha3_224"] = object_sha3_224(hashes)
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        args = cache.get("args")
-        try:
-            file_to = templating.render(job["to"], args)
-        except templating.TemplateError as exc:
-            return None, str(exc), False, None
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
+        file_to = templating.render(job["to"], cache.get("args"))
         lines = []
         for source in job.get("from") or []:
             dest = destination(file_to, source)
             try:
                 lines.append(self._place(cache, job, source, lib.checked_path(dest, "destination")))
-            except (OSError, ValueError, transfer.TransferError, templating.TemplateError) as exc:
-                return "\n".join(lines), str(exc), False, None
+            except (OSError, ValueError, ServiceError, templating.TemplateError) as exc:
+                return ComponentResult.failed(str(exc), "\n".join(lines))
             error = lib.apply_ownership(dest, job.get("user"), job.get("group"), job.get("mode"))
             if error:
-                return "\n".join(lines), error, False, None
-        return "\n".join(lines), None, True, None
+                return ComponentResult.failed(error, "\n".join(lines))
+        return ComponentResult("\n".join(lines), None, True)
 
     def _place(self, cache: Any, job: dict[str, Any], source: str, dest: str) -> str:
         expected = (job.get("file_sha3_224") or {}).get(source)
         blueprint = bool(job.get("blueprint"))
         if not blueprint and expected and os.path.isfile(dest) and file_sha3_224(dest) == expected:
             return f"File exists {dest} and SHA3_224 {expected} matches, nothing to transfer"
-        temp, sha = transfer.atomic_download(self.driver, job["job_id"], self.driver.identity, source, dest)
+        temp, sha = self.services.fetch(source, dest)
         try:
             if expected and sha != expected:
                 raise OSError(f"Data integrity failure: {source} arrived with SHA3_224 {sha}, expected {expected}")

@@ -6,6 +6,7 @@ import ast
 from typing import Any
 
 from directord import components, templating
+from directord.components.lib import ComponentResult
 from directord.exceptions import ComponentError
 
 
@@ -57,16 +58,12 @@ class Component(components.ComponentBase):
     def convert(value: Any) -> Any:
         return value
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         values = job.get(self.cache_key)
         if not values:
-            return f"Nothing added to cache, no {self.cache_key} defined", None, True, None
-        try:
-            rendered = templating.render_value(values, cache.get("args"))
-        except templating.TemplateError as exc:
-            return None, str(exc), False, None
-        rendered = {k: self.convert(v) for k, v in rendered.items()}
+            return ComponentResult(f"Nothing added to cache, no {self.cache_key} defined", None, True)
+        rendered = {k: self.convert(v) for k, v in templating.render_value(values, cache.get("args")).items()}
         self.set_cache(cache=cache, key=self.cache_key, value=rendered, value_update=True,
                        extend=bool(job.get("extend_args")), tag=self.cache_key)
-        return (f"{self.cache_key} added to cache", None, True,
-                f"type:{self.cache_key}, value:{rendered}")
+        return ComponentResult(f"{self.cache_key} added to cache", None, True,
+                               f"type:{self.cache_key}, value:{rendered}")

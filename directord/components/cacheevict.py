@@ -6,6 +6,7 @@ from typing import Any
 
 from directord import components
 from directord.cache import TAGS
+from directord.components.lib import ComponentResult
 
 
 class Component(components.ComponentBase):
@@ -24,14 +25,14 @@ class Component(components.ComponentBase):
         data["cacheevict"] = self.known_args.cacheevict
         return data
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         tag = job.get("cacheevict")
         if tag == "all":
             cache.clear()
-            return "All cache has been cleared", None, True, None
+            return ComponentResult("All cache has been cleared", None, True)
         if tag in TAGS:
             count = cache.evict(tag)
-            return f"Evicted {count} items, tagged {tag}", None, True, None
+            return ComponentResult(f"Evicted {count} items, tagged {tag}", None, True)
         if cache.delete(str(tag)):
-            return f"Evicted 1 items, tagged {tag}", None, True, None
-        return None, f"No cache entry or tag named {tag!r}", False, None
+            return ComponentResult(f"Evicted 1 items, tagged {tag}", None, True)
+        return ComponentResult.failed(f"No cache entry or tag named {tag!r}")

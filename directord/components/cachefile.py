@@ -9,6 +9,7 @@ import yaml
 
 from directord import components, templating
 from directord.components import lib
+from directord.components.lib import ComponentResult
 from directord.exceptions import ComponentError
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -34,20 +35,17 @@ class Component(components.ComponentBase):
         data["cachefile"] = self.known_args.cachefile
         return data
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        try:
-            path = templating.render(job.get("cachefile", ""), cache.get("args"))
-        except templating.TemplateError as exc:
-            return None, str(exc), False, None
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
+        path = templating.render(job.get("cachefile", ""), cache.get("args"))
         try:
             lib.checked_path(path, "cache file")
             if os.path.getsize(path) > MAX_BYTES:
-                return None, f"{path} is larger than {MAX_BYTES} bytes", False, None
+                return ComponentResult.failed(f"{path} is larger than {MAX_BYTES} bytes")
             with open(path, encoding="utf-8") as handle:
                 values = yaml.safe_load(handle)
         except (OSError, ValueError, yaml.YAMLError) as exc:
-            return None, f"Cannot load {path}: {exc}", False, None
+            return ComponentResult.failed(f"Cannot load {path}: {exc}")
         if not isinstance(values, dict):
-            return None, f"{path} must hold a mapping, not {type(values).__name__}", False, None
+            return ComponentResult.failed(f"{path} must hold a mapping, not {type(values).__name__}")
         self.set_cache(cache=cache, key="args", value=values, value_update=True, extend=True, tag="args")
-        return "Cache file loaded", None, True, None
+        return ComponentResult("Cache file loaded", None, True)

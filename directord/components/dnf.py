@@ -6,7 +6,8 @@ import shlex
 from typing import Any
 
 from directord import components, templating
-from directord.components.lib import retry
+from directord.components import lib
+from directord.components.lib import ComponentResult, retry
 from directord.exceptions import ComponentError
 
 
@@ -40,11 +41,8 @@ class Component(components.ComponentBase):
         return data
 
     @retry
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        try:
-            packages = templating.render_names(job.get("packages"), cache.get("args"), "packages")
-        except templating.TemplateError as exc:
-            return None, str(exc), False, None
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
+        packages = templating.render_names(job.get("packages"), cache.get("args"), "packages")
         out: list[str] = []
         err: list[str] = []
         env = cache.get("envs")
@@ -60,14 +58,14 @@ class Component(components.ComponentBase):
         action = "remove" if state == "absent" else "install"
         ok = self._step(action, shlex.join([*command, action, *packages]), env, out, err)
         info = None if ok else f"dnf {state} failed for {' '.join(packages)}"
-        return "\n".join(out), "\n".join(err), ok, info
+        return ComponentResult("\n".join(out), "\n".join(err), ok, info)
 
     def _step(self, title: str, command: str, env: Any, out: list[str], err: list[str]) -> bool:
         """Run one dnf command, appending its output under a ``=== dnf <title> ===`` header."""
         stdout, stderr, ok = self.run_command(command, env=env)
         header = f"=== dnf {title} ==="
         for sink, data in ((out, stdout), (err, stderr)):
-            text = (data or b"").decode("utf-8", "replace").strip()
+            text = lib.text(data)
             if text:
                 sink.append(f"{header}\n{text}")
         return ok

@@ -8,6 +8,7 @@ import shutil
 from typing import Any
 
 from directord import components
+from directord.components.lib import ComponentResult
 
 
 class Component(components.ComponentBase):
@@ -28,10 +29,10 @@ class Component(components.ComponentBase):
         data["external_dir"] = self.known_args.external_dir
         return data
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         envs = cache.get("envs") or {}
         if shutil.which("facter", path=envs.get("PATH")) is None:
-            return None, "Facter is not installed!", False, None
+            return ComponentResult.failed("Facter is not installed!")
         command = ["facter", "--json", "--no-color"]
         for key in ("custom_dir", "external_dir"):
             if job.get(key):
@@ -44,6 +45,7 @@ class Component(components.ComponentBase):
         except ValueError:
             facts = None
         if not isinstance(facts, dict):
-            return stdout, stderr, False, "facter did not print a JSON object"
+            return ComponentResult(stdout, stderr, False, "facter did not print a JSON object")
         self.set_cache(cache=cache, key="args", value={"facter": facts}, value_update=True, tag="args")
-        return json.dumps(facts, sort_keys=True), stderr, True, f"{len(facts)} facts stored in args.facter"
+        return ComponentResult(json.dumps(facts, sort_keys=True), stderr, True,
+                               f"{len(facts)} facts stored in args.facter")

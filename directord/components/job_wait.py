@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
-from directord import components, wire
-from directord.components import lib
-from directord.models import Control, Message
+from directord import components
+from directord.components.lib import ComponentResult
+from directord.components.services import ServiceError
+from directord.models import Control
 
 POLL = 0.25
-REQUEST_TIMEOUT = 10.0
 
 
 class Component(components.ComponentBase):
@@ -31,23 +29,17 @@ class Component(components.ComponentBase):
         data["identity"] = self.known_args.identity
         return data
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         wanted = list(dict.fromkeys(job.get("identity") or []))
-        with self.driver.open_backend() as connection:
-            while True:
-                request = Message(str(uuid.uuid4()), Control.COORDINATION_NOTICE.value,
-                                  data={"sha": job["job_sha"], "identities": wanted})
-                try:
-                    reply = wire.decode(connection.request(wire.encode([request]), REQUEST_TIMEOUT))[0]
-                except (TimeoutError, wire.WireError) as exc:
-                    return None, f"coordination failed: {exc}", False, None
-                states = reply.data if isinstance(reply.data, dict) else {}
-                failed = sorted(n for n, s in states.items() if s == Control.JOB_FAILED.value)
-                if failed:
-                    return None, f"job {job['job_sha']} failed on {', '.join(failed)}", False, None
-                if len(states) == len(wanted):
-                    return f"job {job['job_sha']} finished on {', '.join(wanted)}", None, True, None
-                context = lib.current_context()
-                if context is not None and context.killed:
-                    return None, "interrupted while waiting", False, None
-                time.sleep(POLL)
+        while True:
+            try:
+                states = self.services.job_states(job["job_sha"], wanted)
+            except ServiceError as exc:
+                return ComponentResult.failed(f"coordination failed: {exc}")
+            failed = sorted(n for n, s in states.items() if s == Control.JOB_FAILED.value)
+            if failed:
+                return ComponentResult.failed(f"job {job['job_sha']} failed on {', '.join(failed)}")
+            if len(states) == len(wanted):
+                return ComponentResult(f"job {job['job_sha']} finished on {', '.join(wanted)}", None, True)
+            if not self.services.sleep(POLL):
+                return ComponentResult.failed("interrupted while waiting")

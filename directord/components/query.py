@@ -9,12 +9,11 @@ of the orchestration can use ``{{ query }}``.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 from directord import components
-from directord.components import lib
+from directord.components.lib import ComponentResult
 from directord.exceptions import ComponentError
 from directord.fingerprint import object_sha3_224
 from directord.models import Control
@@ -80,17 +79,15 @@ class Component(components.ComponentBase):
         return [job]
 
     # -- node side -----------------------------------------------------------
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         key = job["query"]
         stdout = json.dumps({key: (cache.get("args") or {}).get(key)})
-        self.publish(stdout=stdout, info=key)
-        identity = getattr(self.driver, "identity", None)
+        self.services.publish(stdout=stdout, info=key)
+        identity = self.services.identity
         if job.get("no_wait") or identity not in job.get("requested_targets", [identity]):
-            return stdout, None, True, key
+            return ComponentResult(stdout, None, True, key)
         nodes = job.get("query_nodes") or []
         while not gathered(cache, nodes, key):
-            context = lib.current_context()
-            if context is not None and context.killed:
-                return stdout, "interrupted while waiting for the query answers", False, key
-            time.sleep(POLL)
-        return stdout, None, True, key
+            if not self.services.sleep(POLL):
+                return ComponentResult.failed("interrupted while waiting for the query answers", stdout, key)
+        return ComponentResult(stdout, None, True, key)

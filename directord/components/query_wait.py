@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from directord import components
-from directord.components import lib
+from directord.components.lib import ComponentResult
 from directord.components.query import POLL, gathered
 
 
@@ -29,17 +29,15 @@ class Component(components.ComponentBase):
         data["identity"] = self.known_args.identity
         return data
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         item, identities = job["item"], job.get("identity") or []
         deadline = time.monotonic() + float(job.get("query_timeout", 600))
         while time.monotonic() < deadline:
             if identities and gathered(cache, identities, item):
-                return "Item found in all identities", None, True, None
+                return ComponentResult("Item found in all identities", None, True)
             query = (cache.get("args") or {}).get("query") or {}
             if not identities and any(isinstance(v, dict) and item in v for v in query.values()):
-                return "Item found", None, True, None
-            context = lib.current_context()
-            if context is not None and context.killed:
+                return ComponentResult("Item found", None, True)
+            if not self.services.sleep(POLL):
                 break
-            time.sleep(POLL)
-        return None, f"Timeout after {job.get('query_timeout', 600)} seconds", False, None
+        return ComponentResult.failed(f"Timeout after {job.get('query_timeout', 600)} seconds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from directord import components
+from directord.components.lib import ComponentResult
 
 
 class Component(components.ComponentBase):
@@ -24,6 +25,5 @@ class Component(components.ComponentBase):
         data["parent_async_bypass"] = True
         return data
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        purged = job.get("purged", 0)
-        return f"Queues purged: {purged} job(s) omitted", None, True, None
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
+        return ComponentResult(f"Queues purged: {job.get('purged', 0)} job(s) omitted", None, True)

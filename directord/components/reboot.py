@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from directord import components
+from directord.components.lib import ComponentResult
 from directord.exceptions import ComponentError
 
 REBOOT_TIMEOUT = 600
@@ -49,7 +50,7 @@ class Component(components.ComponentBase):
         except (TypeError, ValueError):  # not from our CLI: the defaults
             return 610.0
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         seconds = int(job.get("time", 10))
         self.run_command(REBOOT_COMMAND.format(seconds=seconds), env=cache.get("envs"), no_block=True)
-        return f"Rebooting in {seconds} seconds", None, True, "reboot scheduled"
+        return ComponentResult(f"Rebooting in {seconds} seconds", None, True, "reboot scheduled")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from directord import components, templating
-from directord.components.lib import retry
+from directord.components.lib import ComponentResult, retry
 from directord.exceptions import ComponentError
 
 
@@ -32,14 +32,11 @@ class Component(components.ComponentBase):
         return data
 
     @retry
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        try:
-            command = templating.render(job["command"], cache.get("args"))
-        except templating.TemplateError as exc:
-            return None, str(exc), False, None
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
+        command = templating.render(job["command"], cache.get("args"))
         if not command.strip():
-            return None, "The rendered command is empty", False, None
+            return ComponentResult.failed("The rendered command is empty")
         stdout, stderr, ok = self.run_command(
             command, env=cache.get("envs"), no_block=bool(job.get("no_block"))
         )
-        return stdout, stderr, ok, command
+        return ComponentResult(stdout, stderr, ok, command)

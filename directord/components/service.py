@@ -6,7 +6,7 @@ import shlex
 from typing import Any
 
 from directord import components, templating
-from directord.components.lib import retry
+from directord.components.lib import ComponentResult, retry
 from directord.exceptions import ComponentError
 
 
@@ -50,11 +50,8 @@ class Component(components.ComponentBase):
         return data
 
     @retry
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        try:
-            services = templating.render_names(job.get("services"), cache.get("args"), "services")
-        except templating.TemplateError as exc:
-            return None, str(exc), False, None
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
+        services = templating.render_names(job.get("services"), cache.get("args"), "services")
         steps = []
         if job.get("daemon_reload"):
             steps.append((["daemon-reload"], "Failed to reload the systemd daemon"))
@@ -71,5 +68,5 @@ class Component(components.ComponentBase):
             out.append(stdout or b"")
             err.append(stderr or b"")
             if not ok:
-                return b"".join(out), b"".join(err), False, failure
-        return b"".join(out), b"".join(err), True, None
+                return ComponentResult(b"".join(out), b"".join(err), False, failure)
+        return ComponentResult(b"".join(out), b"".join(err), True)

@@ -6,33 +6,21 @@ import argparse
 import re
 import shlex
 import ssl
-import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 from directord import components, templating
 from directord.components import lib
+from directord.components.lib import ComponentResult
 from directord.exceptions import ComponentError
 
-STEP = 0.1
 TEXT_OPTIONS = ("--cmd", "--url")
 # One shell word: unquoted runs and quoted spans (an unclosed quote runs to the end).
 _WORD = re.compile(r"""(?:[^\s'"]+|'[^']*'?|"(?:[^"\\]|\\.)*"?)+""", re.DOTALL)
 RULE = ("Options may appear anywhere. CMD or URL is the text that is neither an option nor an"
         " option's value, kept verbatim; quoted as one word (--cmd \"test -f /x\") its quotes are"
         " removed, and option names inside it stay part of it.")
-
-
-def _sleep(seconds: float) -> bool:
-    """Sleep in small steps; False if the job was killed meanwhile."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        context = lib.current_context()
-        if context is not None and context.killed:
-            return False
-        time.sleep(min(STEP, max(deadline - time.monotonic(), 0)))
-    return True
 
 
 def _unquoted(text: str) -> str:
@@ -66,7 +54,7 @@ class Component(components.ComponentBase):
                     arg_vars: dict[str, Any] | None = None) -> tuple[argparse.Namespace, list[str]]:
         """Options anywhere; the rest of the text (each stretch verbatim) is CMD or URL."""
         text = " ".join(map(str, exec_array)) if isinstance(exec_array, (list, tuple)) else str(exec_array or "")
-        parser.epilog = RULE
+        parser.epilog = self.parsing_rule(parser)
         actions = parser._option_string_actions  # argparse has no public lookup
         words = list(_WORD.finditer(text))
         argv: list[str] = []
@@ -108,6 +96,9 @@ class Component(components.ComponentBase):
         self.known_args, self.unknown_args = known, self.exec_text.split()
         return known, self.unknown_args
 
+    def parsing_rule(self, parser: argparse.ArgumentParser) -> str:
+        return RULE
+
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: Any) -> dict[str, Any]:
         super().server(exec_array=exec_array, data=data, arg_vars=arg_vars)
         known = self.known_args
@@ -133,15 +124,12 @@ class Component(components.ComponentBase):
         text = {key: components.collapse(data[key]) for key in ("url", "command") if key in data}
         return {**data, **text, **whole}
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
         if job.get("seconds") is not None:
-            if not _sleep(float(job["seconds"])):
-                return None, "interrupted", False, None
-            return f"Waited {job['seconds']} seconds", None, True, None
-        try:
-            target = templating.render(job.get("url") or job.get("command") or "", cache.get("args"))
-        except templating.TemplateError as exc:
-            return None, str(exc), False, None
+            if not self.services.sleep(float(job["seconds"])):
+                return ComponentResult.failed("interrupted")
+            return ComponentResult(f"Waited {job['seconds']} seconds", None, True)
+        target = templating.render(job.get("url") or job.get("command") or "", cache.get("args"))
         attempts = max(int(job.get("retry", 30)), 0) + 1
         check = self._url if job.get("url") else self._command
         outputs: list[str] = []
@@ -151,12 +139,12 @@ class Component(components.ComponentBase):
             outputs.append(out)
             errors.append(err)
             if ok:
-                return "\n".join(filter(None, outputs)), "\n".join(filter(None, errors)), True, None
-            if attempt + 1 < attempts and not _sleep(float(job.get("retry_wait", 1))):
+                return ComponentResult("\n".join(filter(None, outputs)), "\n".join(filter(None, errors)), True)
+            if attempt + 1 < attempts and not self.services.sleep(float(job.get("retry_wait", 1))):
                 break
         what = "URL did not return a 2xx or 3xx" if job.get("url") else "Command was not successful"
-        return ("\n".join(filter(None, outputs)), "\n".join(filter(None, errors)), False,
-                f"{what}. Retried {attempts - 1} times.")
+        return ComponentResult("\n".join(filter(None, outputs)), "\n".join(filter(None, errors)), False,
+                               f"{what}. Retried {attempts - 1} times.")
 
     @staticmethod
     def _url(url: str, job: dict[str, Any], _cache: Any) -> tuple[bool, str, str]:
@@ -175,5 +163,4 @@ class Component(components.ComponentBase):
 
     def _command(self, command: str, _job: dict[str, Any], cache: Any) -> tuple[bool, str, str]:
         stdout, stderr, ok = self.run_command(command, env=cache.get("envs"))
-        decode = lambda b: (b or b"").decode("utf-8", "replace").strip()  # noqa: E731
-        return ok, decode(stdout), decode(stderr)
+        return ok, lib.text(stdout) or "", lib.text(stderr) or ""

@@ -7,6 +7,7 @@ from typing import Any
 
 from directord import components, templating
 from directord.components import lib
+from directord.components.lib import ComponentResult
 from directord.exceptions import ComponentError
 
 
@@ -50,20 +51,17 @@ class Component(components.ComponentBase):
         data["workdir"] = self.known_args.workdir
         return data
 
-    def client(self, cache: Any, job: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-        try:
-            path = templating.render(job.get("workdir") or "", cache.get("args")).strip()
-        except templating.TemplateError as exc:
-            return None, str(exc), False, None
+    def client(self, cache: Any, job: dict[str, Any]) -> ComponentResult:
+        path = templating.render(job.get("workdir") or "", cache.get("args")).strip()
         if not path:
-            return None, "The rendered path is empty", False, None
+            return ComponentResult.failed("The rendered path is empty")
         try:
             os.makedirs(lib.checked_path(path, "directory"), exist_ok=True)
         except lib.PathRefused as exc:
-            return None, str(exc), False, None
+            return ComponentResult.failed(str(exc))
         except OSError as exc:
-            return None, f"Cannot create {path}: {exc}", False, None
+            return ComponentResult.failed(f"Cannot create {path}: {exc}")
         error = lib.apply_ownership(path, job.get("user"), job.get("group"), job.get("mode"))
         if error:
-            return None, error, False, None
-        return f"Directory {path} OK", None, True, None
+            return ComponentResult.failed(error)
+        return ComponentResult(f"Directory {path} OK", None, True)

@@ -8,9 +8,10 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from directord import plugins, wire
+from directord import components, plugins, wire
 from directord.analysis import analyze
 from directord.datastores import Datastore
 from directord.delivery import Delivery
@@ -48,7 +49,7 @@ class Server:
         self._orphans: dict[str, float] = {}
         self._node_saved: dict[str, float] = {}
         self._component_hashes: dict[str, tuple[int, str]] = {}
-        self._hooks: dict[tuple[str, str], Any] = {}
+        self._hooks: dict[str, components.ComponentHooks] = {}
         self._stop = asyncio.Event()
         self.api = ApiServer(config.socket_path, str(config.socket_group), {
             "submit": self.api_submit,
@@ -172,9 +173,9 @@ class Server:
             node = self.registry.nodes.get(identity)
             if node is not None and node.held_by == message.msg_id:
                 self.registry.release(identity)  # the REBOOT failed: nothing to wait for
-        coordinate = self._hook(message.command, "coordinate")
-        if coordinate is not None:
-            self._coordinate(message.msg_id, coordinate)
+        hooks = self._hooks_for(message.command)
+        if hooks.coordinates:
+            self._coordinate(message.msg_id, hooks.coordinate)
 
     def _returned(self, identity: str, message: Message) -> None:
         """A stopping client handed back jobs it never started: held for its next session."""
@@ -202,21 +203,22 @@ class Server:
             except Exception as exc:  # noqa: BLE001 - a node's bad task is refused, never fatal
                 LOG.warning("callback task %s from %s refused: %s", task.get("job_id"), identity, exc)
 
-    def _hook(self, verb: str, name: str) -> Any:
-        """A component's server-side hook (``plan``/``coordinate``), if it has one.
+    def _hooks_for(self, verb: str) -> components.ComponentHooks:
+        """A verb's component hooks (the defaults for a verb the server cannot load).
 
-        Looked up once per verb: this runs for every status message, and a verb
+        Resolved once per verb: this runs for every status message, and a verb
         the server cannot load must not cost a plugin scan each time.
         """
-        key = (verb, name)
-        if key not in self._hooks:
+        hooks = self._hooks.get(verb)
+        if hooks is None:
             try:
-                self._hooks[key] = getattr(plugins.load_component(verb), name, None)
+                hooks = components.hooks_for(verb)
             except DirectordError:
-                self._hooks[key] = None
-        return self._hooks[key]
+                hooks = components.hooks_of(components.ComponentBase)
+            self._hooks[verb] = hooks
+        return hooks
 
-    def _coordinate(self, job_id: str, coordinate: Any) -> None:
+    def _coordinate(self, job_id: str, coordinate: Callable[[Any], list[dict[str, Any]] | None]) -> None:
         """Let a component (QUERY) answer its nodes once they all reported."""
         record = self.jobs.get(job_id)
         if record is None or record.definition.get("coordinated"):
@@ -305,9 +307,7 @@ class Server:
         if not targets and not unknown:
             raise RequestError("no live nodes to run on; start a client or check `directord node list`")
         self._attach_component_file(job)
-        plan = self._hook(job["verb"], "plan")
-        if plan is not None:
-            targets = plan(job, targets, live)
+        targets = self._hooks_for(job["verb"]).plan(job, targets, live)
         if job.get("run_once") and targets:
             targets = targets[:1]
         return targets, unknown
@@ -325,14 +325,14 @@ class Server:
             warnings.append(f"unknown target(s) {', '.join(unknown)}; live nodes: {', '.join(live) or 'none'}")
         plugins.fire("directord_job_submitted", job=job)
         message = Message(job["job_id"], Control.JOB.value, job["verb"], data=job)
-        hold_seconds = self._hook(job["verb"], "hold_seconds")
+        hold_seconds = self._hooks_for(job["verb"]).hold_seconds(job)
         for node in targets:
             if self.registry.is_held(node):  # e.g. rebooting: sent once its client is back
                 self.delivery.hold(node, message)
                 continue
             self.delivery.queue(node, message, reliable=True)
-            if hold_seconds is not None:
-                self.registry.hold(node, hold_seconds(job), f"held ({job['verb']})", job["job_id"])
+            if hold_seconds > 0:
+                self.registry.hold(node, hold_seconds, f"held ({job['verb']})", job["job_id"])
         return warnings
 
     def _attach_component_file(self, job: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from directord.cache import Cache
 from directord.components import cachefile
 from directord.exceptions import ComponentError
 from directord.orchestration import build_job
+from directord.templating import TemplateError
 
 BASE_ARGS = {"nested": {"keep": 1, "list": ["a"]}, "items": [1, 2], "plain": "old"}
 EXPECTED = {
@@ -93,10 +94,8 @@ def test_templated_path_is_rendered_with_args(cache: Cache, tmp_path: Path) -> N
 
 
 def test_undefined_template_variable_in_path_fails(cache: Cache) -> None:
-    stdout, stderr, outcome, _ = run(cache, "{{ nowhere }}/x.yaml")
-    assert outcome is False
-    assert stdout is None
-    assert "nowhere" in stderr
+    with pytest.raises(TemplateError, match="nowhere"):  # the client fails the job with the message
+        run(cache, "{{ nowhere }}/x.yaml")
 
 
 def test_missing_file_fails_with_the_reason(cache: Cache, tmp_path: Path) -> None:

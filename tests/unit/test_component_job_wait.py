@@ -14,6 +14,8 @@ import pytest
 from directord import wire
 from directord.cache import Cache
 from directord.components import job_wait, lib
+from directord.components import services as services_module
+from directord.components.services import NodeServices
 from directord.drivers import BackendConnection
 from directord.exceptions import ComponentError
 from directord.models import Control, Message
@@ -65,11 +67,22 @@ def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(job_wait, "POLL", 0.005)
 
 
+def with_services(driver: FakeDriver, job: dict[str, Any],
+                  context: lib.JobContext | None = None) -> tuple[job_wait.Component, NodeServices]:
+    component = job_wait.Component()
+    services = NodeServices("n1", job, driver=driver, context=context)
+    component.attach(services)
+    return component, services
+
+
 def run(cache: Cache, script: list[Any], identities: list[str]) -> tuple[tuple, FakeDriver]:
     driver = FakeDriver(script)
-    component = job_wait.Component()
-    component.driver = driver
-    return component.client(cache, {"job_sha": SHA, "identity": identities}), driver
+    job = {"job_sha": SHA, "identity": identities}
+    component, services = with_services(driver, job)
+    try:
+        return component.client(cache, job), driver
+    finally:
+        services.close()
 
 
 # -- server() ------------------------------------------------------------------
@@ -101,8 +114,8 @@ def test_success_once_every_node_finished(cache: Cache) -> None:
     assert len(connection.requests) == 3
     for message, timeout in connection.requests:
         assert message.control == Control.COORDINATION_NOTICE.value
-        assert message.data == {"sha": SHA, "identities": ["n1", "n2"]}
-        assert timeout == job_wait.REQUEST_TIMEOUT
+        assert message.data == {"sha": SHA, "identities": ["n1", "n2"], "node": "n1"}
+        assert timeout == services_module.REQUEST_TIMEOUT
     assert len({message.msg_id for message, _ in connection.requests}) == 3  # a fresh id per request
 
 
@@ -142,19 +155,33 @@ def test_malformed_reply_fails(cache: Cache) -> None:
     assert stderr.startswith("coordination failed:")
 
 
+def test_a_refusal_fails_at_once(cache: Cache) -> None:
+    refused = wire.encode([Message("m", FAILED, info="this key may not act for that node")])
+    (_, stderr, outcome, _), driver = run(cache, [refused], ["n1"])
+    assert outcome is False
+    assert stderr == "coordination failed: refused: this key may not act for that node"
+    assert len(driver.connections[0].requests) == 1
+
+
+def test_without_a_server_it_fails(cache: Cache) -> None:
+    _, stderr, outcome, _ = job_wait.Component().client(cache, {"job_sha": SHA, "identity": ["n1"]})
+    assert outcome is False
+    assert stderr.startswith("coordination failed: cannot ask for job states: no server")
+
+
 def test_killed_job_stops_polling(cache: Cache, wait_for: Callable[..., bool]) -> None:
     driver = FakeDriver([{}])
-    component = job_wait.Component()
-    component.driver = driver
     job = {"job_sha": SHA, "identity": ["n1"]}
     context = lib.JobContext(job)
-    thread, results = client_in_thread(component, cache, job, context)
+    component, services = with_services(driver, job, context)
+    thread, results = client_in_thread(component, cache, job)
     assert wait_for(lambda: bool(driver.connections) and len(driver.connections[0].requests) >= 2)
     assert not results
-    context.kill()
+    context.kill()  # the services' context: no thread-local one in this thread
     assert wait_for(lambda: bool(results))
     thread.join(5)
     assert results[0] == (None, "interrupted while waiting", False, None)
+    services.close()
     assert driver.connections[0].closed
 
 
@@ -166,11 +193,10 @@ def test_duplicate_identities_do_not_wait_forever(cache: Cache, wait_for: Callab
     until the job's timeout.
     """
     driver = FakeDriver([{"n1": END}])
-    component = job_wait.Component()
-    component.driver = driver
     job = {"job_sha": SHA, "identity": ["n1", "n1"]}
     context = lib.JobContext(job)
-    thread, results = client_in_thread(component, cache, job, context)
+    component, _ = with_services(driver, job, context)
+    thread, results = client_in_thread(component, cache, job)
     finished = wait_for(lambda: bool(results), timeout=0.5)
     context.kill()
     thread.join(5)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from directord.cache import Cache
 from directord.components import arg, lib, query
+from directord.components.services import NodeServices
 from directord.exceptions import ComponentError
 from directord.models import Control, JobRecord, Message
 from directord.orchestration import build_job
@@ -178,8 +178,7 @@ def test_gathered_with_args_but_no_query(cache: Cache) -> None:
 def make_component(identity: str | None) -> tuple[query.Component, list[tuple[Any, Any]]]:
     published: list[tuple[Any, Any]] = []
     component = query.Component()
-    component.driver = SimpleNamespace(identity=identity)
-    component.publisher = lambda stdout, info: published.append((stdout, info))
+    component.attach(NodeServices(identity, publisher=lambda stdout, info: published.append((stdout, info))))
     return component, published
 
 
@@ -214,7 +213,7 @@ def test_no_wait_target_returns_at_once(cache: Cache) -> None:
 
 def test_publish_without_publisher_is_harmless(cache: Cache) -> None:
     component = query.Component()
-    component.driver = SimpleNamespace(identity="n2")
+    component.attach(NodeServices("n2"))
     assert component.client(cache, node_job())[2] is True
 
 

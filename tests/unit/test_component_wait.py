@@ -12,8 +12,10 @@ import pytest
 
 from directord.cache import Cache
 from directord.components import lib, wait
+from directord.components.services import NodeServices
 from directord.exceptions import ComponentError, ExecHelp
 from directord.orchestration import build_job
+from directord.templating import TemplateError
 
 from .helpers import client_in_thread
 
@@ -169,10 +171,8 @@ def test_cmd_is_rendered_with_args_and_runs_with_envs(cache: Cache) -> None:
 
 
 def test_cmd_with_undefined_template_variable_fails(cache: Cache) -> None:
-    stdout, stderr, outcome, _ = wait.Component().client(cache, {"command": "echo {{ nope }}", **FAST})
-    assert outcome is False
-    assert stdout is None
-    assert "nope" in stderr
+    with pytest.raises(TemplateError, match="nope"):  # the client fails the job with the message
+        wait.Component().client(cache, {"command": "echo {{ nope }}", **FAST})
 
 
 # -- client(): URL ---------------------------------------------------------------
@@ -283,13 +283,13 @@ def _run_killed(cache: Cache, job: dict[str, Any], started: Callable[[], bool],
 def test_killed_seconds_wait_stops_early(cache: Cache, wait_for: Callable[..., bool],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     entered: list[float] = []
-    original = wait._sleep
+    original = NodeServices.sleep
 
-    def tracking_sleep(seconds: float) -> bool:
+    def tracking_sleep(self: NodeServices, seconds: float) -> bool:
         entered.append(seconds)
-        return original(seconds)
+        return original(self, seconds)
 
-    monkeypatch.setattr(wait, "_sleep", tracking_sleep)
+    monkeypatch.setattr(NodeServices, "sleep", tracking_sleep)
     result = _run_killed(cache, {"seconds": 60}, lambda: bool(entered), wait_for)
     assert result == (None, "interrupted", False, None)
     assert entered == [60.0]

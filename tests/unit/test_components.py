@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 import signal
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from directord.cache import Cache
+from directord.client.runner import Runner
 from directord.components import (
     ComponentBase,
     arg,
@@ -26,7 +28,11 @@ from directord.components import (
     workdir,
 )
 from directord.exceptions import ComponentError, DirectordError, ExecHelp
+from directord.models import Control, Message
 from directord.orchestration import build_job
+from directord.templating import TemplateError
+
+from .helpers import until
 
 
 def parsed(component: ComponentBase, text: Any, arg_vars: dict[str, Any] | None = None) -> Any:
@@ -276,18 +282,32 @@ def test_run_renders_args(cache: Cache) -> None:
 
 def test_run_undefined_variable_fails_with_reason(cache: Cache, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    stdout, stderr, outcome, _ = run.Component().client(cache, {"command": f"touch {marker} {{{{ missing }}}}"})
-    assert outcome is False
-    assert stdout is None
-    assert "missing" in stderr and "undefined" in stderr
+    with pytest.raises(TemplateError, match="'missing' is undefined"):
+        run.Component().client(cache, {"command": f"touch {marker} {{{{ missing }}}}", "retry": 3})
     assert not marker.exists()  # nothing was run
+
+
+def test_a_template_error_fails_the_job_with_its_message(cache: Cache, tmp_path: Path) -> None:
+    """The runner turns a TemplateError raised by client() into the job's failure: no traceback."""
+    reports: list[Message] = []
+
+    async def scenario() -> None:
+        runner = Runner("n1", cache, reports.append)
+        runner.submit({"verb": "RUN", "command": "echo {{ missing }}", "job_id": "j1", "parent_id": "p1"})
+        assert await until(lambda: bool(reports))
+        runner.stop()
+
+    asyncio.run(scenario())
+    (report,) = reports
+    assert (report.control, report.stdout) == (Control.JOB_FAILED.value, None)
+    assert report.stderr == "template error: 'missing' is undefined"
+    assert report.info == "task failed"
 
 
 def test_run_templates_are_sandboxed(cache: Cache) -> None:
     command = "echo {{ ''.__class__.__mro__[1].__subclasses__() }}"
-    _, stderr, outcome, _ = run.Component().client(cache, {"command": command})
-    assert outcome is False
-    assert "unsafe" in stderr
+    with pytest.raises(TemplateError, match="unsafe"):
+        run.Component().client(cache, {"command": command})
 
 
 def test_run_empty_rendered_command_fails(cache: Cache) -> None:
@@ -364,9 +384,8 @@ def test_arg_client_renders_values(cache: Cache) -> None:
 
 
 def test_arg_client_undefined_variable_fails(cache: Cache) -> None:
-    _, stderr, outcome, _ = arg.Component().client(cache, {"args": {"k": "{{ nope }}"}})
-    assert outcome is False
-    assert "nope" in stderr
+    with pytest.raises(TemplateError, match="nope"):
+        arg.Component().client(cache, {"args": {"k": "{{ nope }}"}})
     assert cache.get("args") is None
 
 
@@ -432,9 +451,8 @@ def test_workdir_unknown_owner_fails(cache: Cache, tmp_path: Path) -> None:
 
 def test_workdir_empty_or_undefined_path_fails(cache: Cache, tmp_path: Path) -> None:
     assert workdir.Component().client(cache, {"workdir": ""})[2] is False
-    _, stderr, outcome, _ = workdir.Component().client(cache, {"workdir": f"{tmp_path}/{{{{ nope }}}}"})
-    assert outcome is False
-    assert "nope" in stderr
+    with pytest.raises(TemplateError, match="nope"):
+        workdir.Component().client(cache, {"workdir": f"{tmp_path}/{{{{ nope }}}}"})
     assert list(tmp_path.iterdir()) == [tmp_path / "client"]  # only the cache's own directory
 
 
