@@ -48,6 +48,15 @@ class _ExecHelpAction(argparse.Action):
         raise ExecHelp(parser.format_help().rstrip())
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Fills each line of a description or epilog on its own; indented lines are kept as they are."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line if line.startswith(" ") or not line.strip()
+                         else super(_HelpFormatter, self)._fill_text(line, width, indent)
+                         for line in text.splitlines())
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting (errors become ComponentError)."""
 
@@ -107,7 +116,8 @@ class ComponentBase:
     def args(self) -> None:
         """Build ``self.parser`` with the options every verb has."""
         name = (self.verb or type(self).__module__.rsplit(".", 1)[-1]).upper()
-        self.parser = _Parser(prog=name, description=self.desc, add_help=False, allow_abbrev=False)
+        self.parser = _Parser(prog=name, description=self.desc, add_help=False, allow_abbrev=False,
+                              formatter_class=_HelpFormatter)
         self.parser.add_argument("--exec-help", action=_ExecHelpAction, help="Show this help and exit.")
         self.parser.add_argument("--skip-cache", action="store_true", help="Run even on a cache hit.")
         self.parser.add_argument("--run-once", action="store_true", help="Run on one target only.")
@@ -139,7 +149,7 @@ class ComponentBase:
         """
         text = " ".join(map(str, exec_array)) if isinstance(exec_array, (list, tuple)) else str(exec_array or "")
         if parser.epilog is None:
-            parser.epilog = self.parsing_rule(parser)
+            parser.epilog = self.help_epilog(parser)
         if self.verbatim:
             leading, rest = _split_leading_options(parser, text)
             if rest.startswith("--") and rest != "--" and not rest.startswith("-- "):
@@ -172,6 +182,13 @@ class ComponentBase:
         if self.shell_words:
             rule += " Quote a word that holds spaces; a {{ ... }} span is part of the word it touches."
         return rule
+
+    def help_epilog(self, parser: argparse.ArgumentParser) -> str:
+        """The ``--exec-help`` epilog: the parsing rule, then the examples."""
+        epilog = self.parsing_rule(parser)
+        if self.examples:
+            epilog += "\n\nExamples:\n" + "\n".join(f"  {parser.prog} {example}".rstrip() for example in self.examples)
+        return epilog
 
     def fingerprint_data(self, data: dict[str, Any]) -> dict[str, Any]:
         """The form of a built job its fingerprint is computed from.

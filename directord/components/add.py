@@ -32,6 +32,8 @@ class Component(components.ComponentBase):
     shell_words = True
     requires_lock = True
     lock_name = "copy"
+    examples = ("example.txt {{ workspace }}/copy/",
+                "--chown root:root --chmod 0644 --blueprint example.txt /etc/app/app.conf")
 
     def __init__(self) -> None:
         super().__init__(desc="Copy files from the server's host to the targets.")

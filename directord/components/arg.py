@@ -31,6 +31,7 @@ class Component(components.ComponentBase):
     requires_lock = True
     lock_name = "arg"
     cache_key = "args"
+    examples = ("greeting hello", "--extend-args ports [80, 443]", "settings {'tls': True, 'workers': 4}")
 
     def __init__(self) -> None:
         super().__init__(desc=f"Store a value in the node's {self.cache_key} cache.")

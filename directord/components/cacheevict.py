@@ -12,6 +12,7 @@ from directord.components.lib import ComponentResult
 class Component(components.ComponentBase):
     cacheable = False
     requires_lock = True
+    examples = ("args", "all", "my_key")
 
     def __init__(self) -> None:
         super().__init__(desc="Evict cache entries: all, " + ", ".join(TAGS) + ", or a key.")

@@ -19,6 +19,7 @@ class Component(components.ComponentBase):
     shell_words = True
     cacheable = False
     requires_lock = True
+    examples = ("{{ workspace }}/example.yaml", "'/etc/app/vars file.yaml'")
 
     def __init__(self) -> None:
         super().__init__(desc="Merge a YAML/JSON file on the node into its args.")

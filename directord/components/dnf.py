@@ -13,6 +13,7 @@ from directord.exceptions import ComponentError
 
 class Component(components.ComponentBase):
     requires_lock = True  # one package transaction at a time on a node
+    examples = ("--latest vim-enhanced", "--absent telnet", "--clear-metadata --exclude kernel* httpd mod_ssl")
 
     def __init__(self) -> None:
         super().__init__(desc="Install (default), upgrade (--latest) or remove (--absent) packages with dnf.")

@@ -9,6 +9,7 @@ from directord.components import arg
 
 class Component(arg.Component):
     cache_key = "envs"
+    examples = ("LANG C.UTF-8", "PATH /usr/local/bin:/usr/bin:/bin")
 
     @staticmethod
     def convert(value: Any) -> str:

@@ -14,6 +14,7 @@ from directord.components.lib import ComponentResult
 class Component(components.ComponentBase):
     requires_lock = True
     lock_name = "arg"  # it writes args, like ARG
+    examples = ("", "--external-dir /etc/facter/facts.d")
 
     def __init__(self) -> None:
         super().__init__(desc="Store the node's facts (facter --json) as args.facter, for templates and QUERY.")

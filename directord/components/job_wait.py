@@ -14,6 +14,7 @@ POLL = 0.25
 
 class Component(components.ComponentBase):
     cacheable = False
+    examples = ("3f" * 28 + " --identity node1 node2",)
 
     def __init__(self) -> None:
         super().__init__(desc="Wait until the job with fingerprint SHA finished on the given nodes.")

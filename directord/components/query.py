@@ -30,6 +30,7 @@ def gathered(cache: Any, nodes: list[str], key: str) -> bool:
 class Component(components.ComponentBase):
     cacheable = False
     requires_lock = False
+    examples = ("greeting", "--no-wait facter")
 
     def __init__(self) -> None:
         super().__init__(desc="Gather a cached arg from every node into args.query on every node.")

@@ -12,6 +12,7 @@ from directord.components.query import POLL, gathered
 
 class Component(components.ComponentBase):
     cacheable = False
+    examples = ("greeting", "--identity node1 node2 --query-timeout 60 greeting")
 
     def __init__(self) -> None:
         super().__init__(desc="Wait until QUERY answers for ITEM are in this node's args.")

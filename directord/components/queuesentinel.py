@@ -12,6 +12,7 @@ class Component(components.ComponentBase):
     cacheable = False
     requires_lock = True
     queue_sentinel = True
+    examples = ("true",)
 
     def __init__(self) -> None:
         super().__init__(desc="Purge every queued (not yet running) job on the targets.")

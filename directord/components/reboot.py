@@ -14,6 +14,7 @@ REBOOT_COMMAND = "sleep {seconds}; systemctl --message='Directord reboot instruc
 
 class Component(components.ComponentBase):
     cacheable = False
+    examples = ("30", "5 --reboot-timeout 900")
 
     def __init__(self) -> None:
         super().__init__(desc="Reboot the targets after TIME seconds. Jobs sent to them after this one"

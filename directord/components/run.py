@@ -12,6 +12,7 @@ from directord.exceptions import ComponentError
 class Component(components.ComponentBase):
     verbatim = True
     verbatim_text = "the command"
+    examples = ("echo hello", "--stdout-arg kernel uname -r", "--retry 3 --timeout 60 systemctl is-active sshd")
 
     def __init__(self) -> None:
         super().__init__(desc="Run a shell command on the targets.")

@@ -12,6 +12,7 @@ from directord.exceptions import ComponentError
 
 class Component(components.ComponentBase):
     requires_lock = True  # systemctl calls of one node never interleave
+    examples = ("--restarted --enable sshd", "--stopped --disable httpd", "--daemon-reload nginx")
 
     def __init__(self) -> None:
         super().__init__(desc="Manage systemd services: run state (start by default), enablement, masking.")

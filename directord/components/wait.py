@@ -35,6 +35,8 @@ def _unquoted(text: str) -> str:
 
 
 class Component(components.ComponentBase):
+    examples = ("--cmd 'test -d {{ workspace }}'", "--url https://localhost:8443/health --insecure --retry 10",
+                "--seconds 5")
     def __init__(self) -> None:
         super().__init__(desc="Wait for seconds, a URL (2xx/3xx) or a command (exit 0).")
 
@@ -54,7 +56,7 @@ class Component(components.ComponentBase):
                     arg_vars: dict[str, Any] | None = None) -> tuple[argparse.Namespace, list[str]]:
         """Options anywhere; the rest of the text (each stretch verbatim) is CMD or URL."""
         text = " ".join(map(str, exec_array)) if isinstance(exec_array, (list, tuple)) else str(exec_array or "")
-        parser.epilog = self.parsing_rule(parser)
+        parser.epilog = self.help_epilog(parser)
         actions = parser._option_string_actions  # argparse has no public lookup
         words = list(_WORD.finditer(text))
         argv: list[str] = []

@@ -34,6 +34,7 @@ def ownership_fields(component: components.ComponentBase, data: dict[str, Any]) 
 
 class Component(components.ComponentBase):
     shell_words = True
+    examples = ("{{ workspace }}/app", "--chown app:app --chmod 0750 /srv/app/data")
 
     def __init__(self) -> None:
         super().__init__(desc="Create a directory on the targets.")
