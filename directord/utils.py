@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from directord import fingerprint, plugins
+from directord import components, fingerprint, plugins
 from directord.components import lib
 from directord.models import Control
 
@@ -84,12 +84,12 @@ def component_lock_search() -> set[str]:
     locks = set()
     for name in sorted(names):
         try:
-            component = plugins.load_component(name)()
+            component = components.hooks_for(name).component()
         except Exception as exc:  # noqa: BLE001 - a broken file holds no lock, as in the original
             LOG.debug("component %s not searched for a lock: %s", name, exc)
             continue
-        if getattr(component, "requires_lock", False):
-            locks.add(getattr(component, "lock_name", None) or name)
+        if component.requires_lock:
+            locks.add(component.lock_name or name)
     return locks
 
 
