@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from directord import components, plugins, templating, transfer
+from directord import components, plugins, transfer
 from directord.cache import Cache
 from directord.client.compat import ComponentDriver
 from directord.components import lib
 from directord.components.lib import ComponentResult
 from directord.components.services import NodeServices
-from directord.exceptions import DirectordError
+from directord.exceptions import DirectordError, TemplateError
 from directord.fingerprint import file_sha3_224, object_sha3_224
 from directord.models import Control, Message
 
@@ -283,7 +283,7 @@ class Runner:
                 else:
                     result = ComponentResult.of(component.client(cache=self.cache, job=job))
                 lib.store_output_args(self.cache, job, result.stdout, result.stderr)
-            except templating.TemplateError as exc:
+            except TemplateError as exc:
                 result = ComponentResult.failed(str(exc))
             except Exception as exc:
                 result = ComponentResult.failed(f"Job [ {job['job_id']} ] Component Failure: {exc}",

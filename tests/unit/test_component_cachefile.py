@@ -9,9 +9,8 @@ import pytest
 
 from directord.cache import Cache
 from directord.components import cachefile
-from directord.exceptions import ComponentError
+from directord.exceptions import ComponentError, TemplateError
 from directord.orchestration import build_job
-from directord.templating import TemplateError
 
 BASE_ARGS = {"nested": {"keep": 1, "list": ["a"]}, "items": [1, 2], "plain": "old"}
 EXPECTED = {

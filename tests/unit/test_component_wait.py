@@ -13,9 +13,8 @@ import pytest
 from directord.cache import Cache
 from directord.components import lib, wait
 from directord.components.services import NodeServices
-from directord.exceptions import ComponentError, ExecHelp
+from directord.exceptions import ComponentError, ExecHelp, TemplateError
 from directord.orchestration import build_job
-from directord.templating import TemplateError
 
 from .helpers import client_in_thread
 

@@ -27,10 +27,9 @@ from directord.components import (
     split_words,
     workdir,
 )
-from directord.exceptions import ComponentError, DirectordError, ExecHelp
+from directord.exceptions import ComponentError, DirectordError, ExecHelp, TemplateError
 from directord.models import Control, Message
 from directord.orchestration import build_job
-from directord.templating import TemplateError
 
 from .helpers import until
 
