@@ -82,3 +82,15 @@ class BootstrapError(DirectordError):
 
 class UnitExists(DirectordError):
     """A systemd unit file is already there and ``--force`` was not given."""
+
+
+class TransferError(DirectordError):
+    """The server refused or failed a file transfer."""
+
+
+class PathRefused(DirectordError, ValueError):
+    """A destination or source path the node's path policy does not allow."""
+
+
+class ServiceError(DirectordError):
+    """A node service failed: no server to ask, no reply, or a refusal."""

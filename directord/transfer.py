@@ -10,14 +10,11 @@ from typing import BinaryIO, Protocol
 from directord import wire
 from directord.components import lib
 from directord.drivers import BackendConnection
+from directord.exceptions import TransferError
 from directord.models import Control, Message
 
 CHUNK = 1024 * 1024
 REQUEST_TIMEOUT = 60.0
-
-
-class TransferError(Exception):
-    """The server refused or failed a transfer."""
 
 
 class BackendOpener(Protocol):

@@ -15,15 +15,11 @@ from typing import Any
 
 from directord import transfer, wire
 from directord.components import lib
-from directord.exceptions import WireError
+from directord.exceptions import ServiceError, WireError
 from directord.models import Control, Message
 
 STEP = 0.1
 REQUEST_TIMEOUT = 10.0
-
-
-class ServiceError(Exception):
-    """A node service failed: no server to ask, no reply, or a refusal."""
 
 
 class NodeServices:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from directord.components import processes
+from directord.exceptions import PathRefused
 
 LOG = logging.getLogger("directord")
 _local = threading.local()
@@ -295,10 +296,6 @@ def apply_ownership(path: str, user: Any, group: Any, mode: Any) -> str | None:
 # -- path policy: where ADD/COPY, WORKDIR and CACHEFILE may touch a node ------
 DENIED_PATHS = ("/proc", "/sys", "/dev")
 _allowed_paths: list[str] = []
-
-
-class PathRefused(ValueError):
-    """A destination or source path the node's policy does not allow."""
 
 
 def configure_paths(prefixes: list[str]) -> None:
