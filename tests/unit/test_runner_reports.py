@@ -48,11 +48,15 @@ def test_a_lone_result_does_not_wait_for_the_batch_window(cache: Cache, reports)
     assert asyncio.run(scenario())
 
 
-def test_results_of_a_busy_node_leave_together(cache: Cache, reports) -> None:
+def test_results_of_a_busy_node_leave_together(cache: Cache, reports, tmp_path) -> None:
+    gate = tmp_path / "gate"
+
     async def scenario() -> None:
         runner = make_runner(cache, reports)
-        runner.submit(job("echo first", "j1"))  # finishes while j2 is still queued behind it
+        # j1 ends only once j2 is surely queued behind it, however slow this machine is
+        runner.submit(job(f"while [ ! -e {gate} ]; do sleep 0.01; done; echo first", "j1"))
         runner.submit(job("sleep 0.2; echo second", "j2"))
+        gate.touch()
         assert await until(lambda: finished(reports, "j2"), timeout=SLOW_BATCH * 2)
 
     asyncio.run(scenario())
