@@ -21,7 +21,7 @@ class Delivery:
 
     ``send`` is the driver's non-blocking send. Messages queued within
     ``delay`` seconds (by default: one event-loop tick) leave as one frame per
-    peer. Reliable messages stay in ``unacked`` until ``acked``; ``resend``
+    peer. Reliable messages stay unacked until ``acked``; ``resend``
     re-queues them.
     """
 
@@ -29,15 +29,15 @@ class Delivery:
         self._send = send
         self.delay = delay
         self.pending: dict[str, list[Message]] = {}
-        self.unacked: dict[str, dict[str, tuple[Message, float]]] = {}
-        self.held: dict[str, dict[str, Message]] = {}
+        self._unacked: dict[str, dict[str, tuple[Message, float]]] = {}
+        self._held: dict[str, dict[str, Message]] = {}
         self._scheduled = False
 
     def queue(self, node: str, message: Message, reliable: bool = False) -> None:
         """Queue ``message`` for peer ``node``; reliable ones are tracked until acked."""
         self.pending.setdefault(node, []).append(message)
         if reliable:
-            self.unacked.setdefault(node, {})[message.msg_id] = (message, time.monotonic())
+            self._unacked.setdefault(node, {})[message.msg_id] = (message, time.monotonic())
         if not self._scheduled:
             self._scheduled = True
             loop = asyncio.get_running_loop()
@@ -48,20 +48,35 @@ class Delivery:
 
     def track(self, node: str, message: Message) -> None:
         """Track a reliable message for ``node`` without sending it now: it leaves with the next ``resend``."""
-        self.unacked.setdefault(node, {})[message.msg_id] = (message, 0.0)
+        self._unacked.setdefault(node, {})[message.msg_id] = (message, 0.0)
 
     def hold(self, node: str, message: Message) -> None:
         """Keep a reliable message for ``node`` back until ``release``."""
-        self.held.setdefault(node, {})[message.msg_id] = message
+        self._held.setdefault(node, {})[message.msg_id] = message
 
     def release(self, node: str) -> None:
         """Send ``node``'s held messages."""
-        for message in self.held.pop(node, {}).values():
+        for message in self._held.pop(node, {}).values():
             self.queue(node, message, reliable=True)
 
     def waiting(self, node: str) -> set[str]:
         """Ids of ``node``'s reliable messages not yet acked, sent or held."""
-        return set(self.unacked.get(node, ())) | set(self.held.get(node, ()))
+        return set(self._unacked.get(node, ())) | set(self._held.get(node, ()))
+
+    def unacked(self, node: str) -> dict[str, Message]:
+        """``node``'s reliable messages sent and not yet acked, by id."""
+        return {msg_id: message for msg_id, (message, _sent) in self._unacked.get(node, {}).items()}
+
+    def unacked_count(self, node: str) -> int:
+        return len(self._unacked.get(node, ()))
+
+    def held_nodes(self) -> list[str]:
+        """Peers with messages held back."""
+        return list(self._held)
+
+    def clear_unacked(self) -> None:
+        """Stop tracking every peer's unacked messages."""
+        self._unacked.clear()
 
     def flush(self) -> None:
         self._scheduled = False
@@ -71,13 +86,13 @@ class Delivery:
                 LOG.debug("peer %s unreachable; %d message(s) wait for a re-send", node, len(messages))
 
     def acked(self, node: str, msg_id: str) -> None:
-        waiting = self.unacked.get(node)
+        waiting = self._unacked.get(node)
         if waiting is not None:
             waiting.pop(msg_id, None)
 
     def resend(self, node: str, older_than: float | None = None) -> int:
         """Re-queue ``node``'s unacked messages (only those sent before ``older_than``)."""
-        waiting = self.unacked.get(node, {})
+        waiting = self._unacked.get(node, {})
         due = [m for m, sent in waiting.values() if older_than is None or sent < older_than]
         for message in due:
             self.queue(node, message, reliable=True)
@@ -86,5 +101,5 @@ class Delivery:
     def forget(self, node: str) -> None:
         """Drop everything queued for ``node``, unacked messages included."""
         self.pending.pop(node, None)
-        self.unacked.pop(node, None)
-        self.held.pop(node, None)
+        self._unacked.pop(node, None)
+        self._held.pop(node, None)

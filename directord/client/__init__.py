@@ -115,10 +115,10 @@ class Client:
             if not self.runner.idle():  # killed jobs are still reporting
                 await asyncio.sleep(0.02)
                 continue
-            if not self.delivery.unacked.get(SERVER):
+            if not self.delivery.unacked_count(SERVER):
                 return
             if time.monotonic() - max(self.server_seen, start) > STOP_SILENCE_S:
-                unacked = len(self.delivery.unacked.get(SERVER, {}))
+                unacked = self.delivery.unacked_count(SERVER)
                 LOG.warning("the server did not answer; %d message(s) unacked", unacked)
                 return
             await asyncio.sleep(0.02)

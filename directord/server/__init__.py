@@ -21,7 +21,7 @@ from directord.fingerprint import file_sha3_224
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.api import ApiServer
 from directord.server.backend import BackendService
-from directord.server.jobs import JobTable, skipped_record, validate
+from directord.server.jobs import JobTable, validate
 from directord.server.registry import NodeRegistry
 
 LOG = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ class Server:
         if accepted and isinstance(message.data, dict) and isinstance(message.data.get("new_tasks"), list):
             self._callbacks(identity, message.data["new_tasks"])
         if message.control == Control.JOB_FAILED.value:
-            node = self.registry.nodes.get(identity)
+            node = self.registry.get(identity)
             if node is not None and node.held_by == message.msg_id:
                 self.registry.release(identity)  # the REBOOT failed: nothing to wait for
         hooks = self._hooks_for(message.command)
@@ -252,7 +252,7 @@ class Server:
                 self._expire_nodes()
                 for node in self.registry.live():
                     self.delivery.resend(node.identity, older_than=now - max(self.interval, 1.0))
-                for identity in [i for i in self.delivery.held if not self.registry.is_held(i)]:
+                for identity in [i for i in self.delivery.held_nodes() if not self.registry.is_held(i)]:
                     self.delivery.release(identity)  # a hold that ran out
                 if now - last_beat >= self.interval:
                     last_beat = now
@@ -267,8 +267,8 @@ class Server:
 
     def _expire_nodes(self) -> None:
         now = time.time()
-        for node in list(self.jobs.by_node):  # purged nodes that never came back
-            if node in self.registry.nodes:
+        for node in self.jobs.nodes_with_jobs():  # purged nodes that never came back
+            if self.registry.get(node) is not None:
                 self._orphans.pop(node, None)
             elif now - self._orphans.setdefault(node, now) > self.registry.ttl:
                 del self._orphans[node]
@@ -316,7 +316,7 @@ class Server:
                   live: list[str]) -> list[str]:
         restrict = job.get("restrict")
         if restrict and job.get("job_sha3_224") not in restrict:
-            self.jobs.store.put_jobs([skipped_record(job, "restricted: fingerprint not in --restrict")])
+            self.jobs.skip(job, "restricted: fingerprint not in --restrict")
             return []
         record = self.jobs.create(job, targets + unknown)
         warnings = []
@@ -395,5 +395,5 @@ class Server:
 
     async def api_purge_jobs(self, _request: dict[str, Any]) -> dict[str, Any]:
         self.jobs.purge()
-        self.delivery.unacked.clear()
+        self.delivery.clear_unacked()
         return {"success": True}

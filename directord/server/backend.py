@@ -77,7 +77,7 @@ class BackendService:
 
     async def _chunk(self, message: Message, data: dict[str, Any]) -> Message:
         failed = Control.JOB_FAILED.value
-        record = self.jobs.active.get(message.msg_id)
+        record = self.jobs.running(message.msg_id)
         path = message.info or ""
         node = str(data.get("node", ""))
         if record is None or node not in record.processing or path not in transfer_sources(record.definition):
@@ -96,7 +96,7 @@ class BackendService:
     def _job_states(self, message: Message, data: dict[str, Any]) -> Message:
         """JOB_WAIT: which of ``identities`` finished a job with fingerprint ``sha``."""
         sha = str(data.get("sha", ""))
-        states = self.jobs.sha_states.get(sha, {})
+        states = self.jobs.fingerprint_states(sha)
         wanted = [str(i) for i in data.get("identities") or []]
         found = {node: states[node] for node in wanted if states.get(node) in FINAL_STATES}
         return Message(message.msg_id, Control.COORDINATION_ACK.value, data=found)

@@ -56,43 +56,59 @@ class JobTable:
     """
 
     def __init__(self, store: Datastore):
-        self.store = store
-        self.active: dict[str, JobRecord] = {}
-        self.by_node: dict[str, set[str]] = {}
-        self.dirty: dict[str, JobRecord] = {}
-        self.sha_states: dict[str, dict[str, str]] = {}  # job fingerprint -> node -> final state
+        self._store = store
+        self._active: dict[str, JobRecord] = {}
+        self._by_node: dict[str, set[str]] = {}
+        self._dirty: dict[str, JobRecord] = {}
+        self._sha_states: dict[str, dict[str, str]] = {}  # job fingerprint -> node -> final state
         self._waiters: dict[str, list[_Waiter]] = {}
 
     # -- creation ------------------------------------------------------------
     def create(self, job: dict[str, Any], nodes: list[str]) -> JobRecord:
         record = JobRecord(job_id=job["job_id"], definition=job, nodes=list(nodes))
-        self.active[record.job_id] = record
+        self._active[record.job_id] = record
         for node in nodes:
-            self.by_node.setdefault(node, set()).add(record.job_id)
+            self._by_node.setdefault(node, set()).add(record.job_id)
         self._touch(record)
         return record
 
     def restore(self) -> list[JobRecord]:
         """Take back the unfinished records of a persistent store (after a restart)."""
-        restored = [record for record in self.store.jobs() if not record.complete]
+        restored = [record for record in self._store.jobs() if not record.complete]
         for record in restored:
-            self.active[record.job_id] = record
+            self._active[record.job_id] = record
             for node in record.processing:
                 if not record.is_final(node):
-                    self.by_node.setdefault(node, set()).add(record.job_id)
+                    self._by_node.setdefault(node, set()).add(record.job_id)
         return restored
 
+    def skip(self, job: dict[str, Any], reason: str) -> None:
+        """Store a job that runs nowhere."""
+        self._store.put_jobs([skipped_record(job, reason)])
+
+    def running(self, job_id: str) -> JobRecord | None:
+        """The record of an unfinished job."""
+        return self._active.get(job_id)
+
+    def fingerprint_states(self, sha: str) -> dict[str, str]:
+        """Final state per node of the jobs with fingerprint ``sha``."""
+        return dict(self._sha_states.get(sha, {}))
+
+    def nodes_with_jobs(self) -> list[str]:
+        """Nodes with unfinished jobs."""
+        return list(self._by_node)
+
     def get(self, job_id: str) -> JobRecord | None:
-        return self.active.get(job_id) or self.dirty.get(job_id) or self.store.get_job(job_id)
+        return self._active.get(job_id) or self._dirty.get(job_id) or self._store.get_job(job_id)
 
     def find(self, job_id: str) -> JobRecord:
         """A record by id, or ``last``: the newest job a user submitted (never a
         ``callback`` the server made, such as QUERY's ARG); raises NotFound."""
         if job_id == "last":
             self.flush()
-            record = self.store.last_job()
+            record = self._store.last_job()
             if record is not None and record.definition.get("callback"):
-                record = next((r for r in reversed(self.store.jobs()) if not r.definition.get("callback")), None)
+                record = next((r for r in reversed(self._store.jobs()) if not r.definition.get("callback")), None)
         else:
             record = self.get(job_id)
         if record is None:
@@ -102,7 +118,7 @@ class JobTable:
     # -- results -------------------------------------------------------------
     def apply(self, node: str, message: Message) -> bool:
         """Record a node's status; False when ignored (unknown job, not a target, already final)."""
-        record = self.active.get(message.msg_id)
+        record = self._active.get(message.msg_id)
         if record is None or not record.apply(node, message):
             return False
         self._touch(record)
@@ -110,20 +126,20 @@ class JobTable:
             self._node_done(node, record.job_id)
             sha = record.definition.get("job_sha3_224")
             if sha:
-                self.sha_states.setdefault(sha, {})[node] = message.control
+                self._sha_states.setdefault(sha, {})[node] = message.control
         if record.complete:
             self._complete(record)
         return True
 
     def queued(self, node: str, job_id: str) -> None:
         """``node`` acknowledged ``job_id``: it is queued there."""
-        record = self.active.get(job_id)
+        record = self._active.get(job_id)
         if record is not None and record.mark_queued(node):
             self._touch(record)
 
     def requeue(self, node: str, job_id: str, info: str) -> JobRecord | None:
         """``node`` handed ``job_id`` back unstarted; the record, if it now waits to be re-sent."""
-        record = self.active.get(job_id)
+        record = self._active.get(job_id)
         if record is None or not record.requeue(node, info):
             return None
         self._touch(record)
@@ -131,7 +147,7 @@ class JobTable:
 
     def fail(self, node: str, job_id: str, reason: str) -> None:
         """End ``node``'s part of an unfinished job as failed (expiry, restart, ...)."""
-        record = self.active.get(job_id)
+        record = self._active.get(job_id)
         if record is not None and record.fail(node, reason):
             self._touch(record)
             if record.complete:
@@ -140,7 +156,7 @@ class JobTable:
 
     def fail_node(self, node: str, reason: str) -> None:
         """Fail every unfinished job of ``node``."""
-        for job_id in list(self.by_node.get(node, ())):
+        for job_id in list(self._by_node.get(node, ())):
             self.fail(node, job_id, reason)
 
     def reject(self, record: JobRecord, nodes: list[str], reason: str) -> None:
@@ -153,17 +169,17 @@ class JobTable:
             self._complete(record)
 
     def unfinished(self, node: str) -> list[str]:
-        return list(self.by_node.get(node, ()))
+        return list(self._by_node.get(node, ()))
 
     def _node_done(self, node: str, job_id: str) -> None:
-        jobs = self.by_node.get(node)
+        jobs = self._by_node.get(node)
         if jobs is not None:
             jobs.discard(job_id)
             if not jobs:
-                del self.by_node[node]
+                del self._by_node[node]
 
     def _complete(self, record: JobRecord) -> None:
-        self.active.pop(record.job_id, None)
+        self._active.pop(record.job_id, None)
         for waiter in self._waiters.pop(record.job_id, ()):
             waiter.remaining.discard(record.job_id)
             if not waiter.remaining and not waiter.future.done():
@@ -172,21 +188,21 @@ class JobTable:
             plugins.fire("directord_job_finished", record=record.to_dict())
 
     def _touch(self, record: JobRecord) -> None:
-        self.dirty[record.job_id] = record
+        self._dirty[record.job_id] = record
 
     def flush(self) -> None:
-        if self.dirty:
-            dirty, self.dirty = self.dirty, {}
+        if self._dirty:
+            dirty, self._dirty = self._dirty, {}
             try:
-                self.store.put_jobs(dirty.values())
+                self._store.put_jobs(dirty.values())
             except Exception:
-                self.dirty = {**dirty, **self.dirty}  # keep the batch for the next flush
+                self._dirty = {**dirty, **self._dirty}  # keep the batch for the next flush
                 raise
 
     # -- waiting -------------------------------------------------------------
     async def wait(self, job_ids: list[str], timeout: float) -> dict[str, Any]:
         """Block until every job is complete or ``timeout``; return summaries."""
-        remaining = {j for j in job_ids if j in self.active}
+        remaining = {j for j in job_ids if j in self._active}
         if remaining:
             future = asyncio.get_running_loop().create_future()
             waiter = _Waiter(remaining, future)
@@ -212,18 +228,18 @@ class JobTable:
     # -- maintenance ---------------------------------------------------------
     def purge(self) -> int:
         """Forget every job (running ones included: they end failed)."""
-        for record in list(self.active.values()):
+        for record in list(self._active.values()):
             for node in record.nodes:
                 record.fail(node, "job purged")
             self._complete(record)
-        self.by_node.clear()
-        self.dirty.clear()
-        self.sha_states.clear()
-        return self.store.clear_jobs()
+        self._by_node.clear()
+        self._dirty.clear()
+        self._sha_states.clear()
+        return self._store.clear_jobs()
 
     def prune(self, ttl: float) -> int:
         self.flush()
-        return self.store.prune_jobs(time.time() - ttl)
+        return self._store.prune_jobs(time.time() - ttl)
 
 
 def skipped_record(job: dict[str, Any], reason: str) -> JobRecord:

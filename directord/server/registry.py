@@ -15,7 +15,7 @@ class NodeRegistry:
 
     def __init__(self, heartbeat_interval: float):
         self.ttl = heartbeat_interval * EXPIRY_HEARTBEATS
-        self.nodes: dict[str, Node] = {}
+        self._nodes: dict[str, Node] = {}
 
     def heartbeat(self, identity: str, data: dict[str, Any]) -> tuple[Node, bool, bool]:
         """Refresh ``identity``; returns (node, joined, restarted).
@@ -24,13 +24,13 @@ class NodeRegistry:
         means the client process changed (its session id differs).
         """
         now = time.time()
-        node = self.nodes.get(identity)
+        node = self._nodes.get(identity)
         joined = node is None
         session = str(data.get("session", ""))
         restarted = not joined and bool(session) and session != node.session
         if joined:
             node = Node(identity=identity, expire_time=now + self.ttl)
-            self.nodes[identity] = node
+            self._nodes[identity] = node
         if node.held_until <= now:  # the hold ran out (the server ends it earlier: ``release``)
             self.release(identity)
         node.expire_time = max(now + self.ttl, node.held_until)
@@ -43,41 +43,45 @@ class NodeRegistry:
         node.session = session
         return node, joined, restarted
 
+    def get(self, identity: str) -> Node | None:
+        """A registered node (live, or expired and not yet removed)."""
+        return self._nodes.get(identity)
+
     def hold(self, identity: str, seconds: float, reason: str, job_id: str) -> None:
         """Keep ``identity`` registered while it is silent, and its new jobs on the server,
         for ``seconds`` or until ``release`` (job ``job_id``, a REBOOT, started it)."""
-        node = self.nodes.get(identity)
+        node = self._nodes.get(identity)
         if node is not None:
             node.held, node.held_until, node.held_by = reason, time.time() + seconds, job_id
             node.expire_time = max(node.expire_time, node.held_until)
 
     def release(self, identity: str) -> None:
-        node = self.nodes.get(identity)
+        node = self._nodes.get(identity)
         if node is not None:
             node.held, node.held_until, node.held_by = "", 0.0, ""
 
     def is_held(self, identity: str) -> bool:
-        node = self.nodes.get(identity)
+        node = self._nodes.get(identity)
         return node is not None and node.held_until > time.time()
 
     def live(self) -> list[Node]:
         """Non-expired nodes, sorted by identity."""
         now = time.time()
-        return sorted((n for n in self.nodes.values() if n.expire_time > now), key=lambda n: n.identity)
+        return sorted((n for n in self._nodes.values() if n.expire_time > now), key=lambda n: n.identity)
 
     def is_live(self, identity: str) -> bool:
-        node = self.nodes.get(identity)
+        node = self._nodes.get(identity)
         return node is not None and node.expire_time > time.time()
 
     def expire(self) -> list[Node]:
         """Remove and return the nodes whose heartbeats stopped."""
         now = time.time()
-        gone = [n for n in self.nodes.values() if n.expire_time <= now]
+        gone = [n for n in self._nodes.values() if n.expire_time <= now]
         for node in gone:
-            del self.nodes[node.identity]
+            del self._nodes[node.identity]
         return gone
 
     def purge(self) -> list[Node]:
-        gone = list(self.nodes.values())
-        self.nodes.clear()
+        gone = list(self._nodes.values())
+        self._nodes.clear()
         return gone

@@ -24,7 +24,7 @@ def test_first_heartbeat_joins_and_a_new_session_is_a_restart(registry: NodeRegi
 
 def test_a_hold_outlasts_the_heartbeat_expiry(registry: NodeRegistry) -> None:
     registry.hold("n1", 600, "held (REBOOT)", "job-1")
-    node = registry.nodes["n1"]
+    node = registry.get("n1")
     assert registry.is_held("n1")
     assert node.expire_time >= time.time() + 599
     registry.heartbeat("n1", {"session": "s1"})  # the same client, still counting down to the reboot
@@ -35,10 +35,10 @@ def test_a_hold_outlasts_the_heartbeat_expiry(registry: NodeRegistry) -> None:
 def test_a_restart_alone_keeps_the_hold_release_ends_it(registry: NodeRegistry) -> None:
     registry.hold("n1", 600, "held (REBOOT)", "job-1")
     registry.heartbeat("n1", {"session": "s2"})  # the server decides: was the REBOOT already done?
-    assert registry.is_held("n1") and registry.nodes["n1"].held_by == "job-1"
+    assert registry.is_held("n1") and registry.get("n1").held_by == "job-1"
     registry.release("n1")
     registry.heartbeat("n1", {"session": "s2"})
-    node = registry.nodes["n1"]
+    node = registry.get("n1")
     assert not registry.is_held("n1") and node.held_by == ""
     assert node.expire_time <= time.time() + registry.ttl
     assert node.to_dict()["state"] == "active"
@@ -48,9 +48,9 @@ def test_a_hold_that_ran_out_ends_at_the_next_heartbeat(registry: NodeRegistry) 
     registry.hold("n1", 0.0, "held (REBOOT)", "job-1")
     assert not registry.is_held("n1")
     registry.heartbeat("n1", {"session": "s1"})
-    assert registry.nodes["n1"].held == ""
+    assert registry.get("n1").held == ""
 
 
 def test_holding_an_unknown_node_does_nothing(registry: NodeRegistry) -> None:
     registry.hold("ghost", 600, "held (REBOOT)", "job-1")
-    assert "ghost" not in registry.nodes and not registry.is_held("ghost")
+    assert registry.get("ghost") is None and not registry.is_held("ghost")

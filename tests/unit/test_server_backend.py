@@ -119,7 +119,7 @@ def test_component_file_path_is_allowed(table: JobTable, tmp_path: Path) -> None
     path = tmp_path / "greet.py"
     path.write_bytes(b"class Component: pass\n")
     table.create({"verb": "GREET", "job_id": "j1", "component": {"name": "greet", "path": str(path)}}, ["n1"])
-    assert transfer_sources(table.active["j1"].definition) == {str(path)}
+    assert transfer_sources(table.running("j1").definition) == {str(path)}
     reply = ask(BackendService(None, table), chunk_request(path, 0, size=None))  # type: ignore[arg-type]
     assert (reply.control, reply.data) == (TRANSFER_END, b"class Component: pass\n")
 
@@ -161,7 +161,7 @@ def test_unknown_job_is_refused(table: JobTable, source: Path) -> None:
 def test_completed_job_is_refused(table: JobTable, source: Path) -> None:
     add_job(table, source, nodes=("n1",))
     table.apply("n1", Message("j1", END, "ADD"))
-    assert "j1" not in table.active
+    assert table.running("j1") is None
     reply = ask(BackendService(None, table), chunk_request(source, 0))  # type: ignore[arg-type]
     assert reply.control == FAILED
     assert "not allowed" in reply.info
@@ -200,7 +200,7 @@ def test_job_states_by_fingerprint(table: JobTable) -> None:
     table.apply("n1", Message("r1", END, "RUN"))
     table.apply("n2", Message("r1", FAILED, "RUN"))
     table.apply("n3", Message("r1", PROCESSING, "RUN"))
-    assert table.sha_states[sha] == {"n1": END, "n2": FAILED}
+    assert table.fingerprint_states(sha) == {"n1": END, "n2": FAILED}
     service = BackendService(None, table)  # type: ignore[arg-type]
     reply = ask(service, notice(sha, ["n1", "n2", "n3", "n4", "n9"]))
     assert (reply.msg_id, reply.control) == ("w1", Control.COORDINATION_ACK.value)
