@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgpack
@@ -42,6 +43,28 @@ class DropCounter:
             self.logger.warning("dropped %d malformed frame(s) or message(s); latest from %r: %s",
                                 self._unreported, source[:64], reason)
             self._last, self._unreported = now, 0
+
+
+async def receive_loop(recv: Callable[[], Awaitable[tuple[str, bytes]]], dropped: DropCounter,
+                       dispatch: Callable[[str, list[Message]], Awaitable[None] | None]) -> None:
+    """Receive frames forever: count and drop malformed ones, hand each decoded batch to ``dispatch``.
+
+    ``recv`` returns (source, frame); ``dispatch`` may be a coroutine function.
+    A batch that fails is logged and never stops the loop.
+    """
+    while True:
+        source, frame = await recv()
+        try:
+            messages = decode(frame)
+        except WireError as exc:
+            dropped.drop(source, exc)
+            continue
+        try:
+            pending = dispatch(source, messages)
+            if pending is not None:
+                await pending
+        except Exception:  # a bad batch must never stop the loop
+            dropped.logger.exception("failed to handle a batch from %s", source)
 
 
 def encode(messages: list[Message]) -> bytes:

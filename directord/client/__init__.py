@@ -17,7 +17,6 @@ from directord.client.runner import Runner
 from directord.components import lib
 from directord.delivery import Delivery
 from directord.drivers import ClientTransport
-from directord.exceptions import WireError
 from directord.models import FINAL_STATES, Control, Message
 
 LOG = logging.getLogger(__name__)
@@ -151,22 +150,21 @@ class Client:
 
     # -- incoming ------------------------------------------------------------
     async def _receive(self) -> None:
-        while True:
-            frame = await self.transport.recv()
+        await wire.receive_loop(self._recv, self.dropped, self._batch)
+
+    async def _recv(self) -> tuple[str, bytes]:
+        return "server", await self.transport.recv()
+
+    def _batch(self, _source: str, messages: list[Message]) -> None:
+        self.server_seen = time.monotonic()
+        received: list[str] = []
+        for message in messages:
             try:
-                messages = wire.decode(frame)
-            except WireError as exc:
-                self.dropped.drop("server", exc)
-                continue
-            self.server_seen = time.monotonic()
-            received: list[str] = []
-            for message in messages:
-                try:
-                    self._handle(message, received)
-                except Exception:  # a bad message must never stop the loop
-                    LOG.exception("failed to handle message %s", message.msg_id)
-            if received:  # one ack for every job of the frame: "task queued"
-                self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.ACK.value, data=received))
+                self._handle(message, received)
+            except Exception:  # a bad message must never stop the loop
+                LOG.exception("failed to handle message %s", message.msg_id)
+        if received:  # one ack for every job of the frame: "task queued"
+            self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.ACK.value, data=received))
 
     def _handle(self, message: Message, received: list[str]) -> None:
         if message.control == Control.JOB.value:

@@ -16,7 +16,7 @@ from directord.analysis import analyze
 from directord.datastores import Datastore
 from directord.delivery import Delivery
 from directord.drivers import ServerTransport
-from directord.exceptions import DirectordError, NotFound, RequestError, WireError
+from directord.exceptions import DirectordError, NotFound, RequestError
 from directord.fingerprint import file_sha3_224
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.api import ApiServer
@@ -72,8 +72,8 @@ class Server:
         self.store.clear_nodes()  # nodes are re-learned from their heartbeats
         self._restore()
         await self.api.start()
-        tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._housekeeping()),
-                 asyncio.create_task(self.backend.run())]
+        tasks = [asyncio.create_task(wire.receive_loop(self.transport.recv, self.dropped, self._handle)),
+                 asyncio.create_task(self._housekeeping()), asyncio.create_task(self.backend.run())]
         LOG.info("server %s ready (driver %s, datastore %s)", self.server_id, self.transport.name, self.store.url)
         await self._stop.wait()
         for task in tasks:
@@ -101,19 +101,6 @@ class Server:
             LOG.info("restored %d unfinished job(s) from %s", len(restored), self.store.url)
 
     # -- node traffic --------------------------------------------------------
-    async def _receive(self) -> None:
-        while True:
-            identity, frame = await self.transport.recv()
-            try:
-                messages = wire.decode(frame)
-            except WireError as exc:
-                self.dropped.drop(identity, exc)
-                continue
-            try:
-                self._handle(identity, messages)
-            except Exception:  # a bad message must never stop the loop
-                LOG.exception("failed to handle a batch from %s", identity)
-
     def _handle(self, identity: str, messages: list[Message]) -> None:
         for message in messages:
             try:

@@ -13,7 +13,6 @@ from typing import Any
 
 from directord import wire
 from directord.drivers import ServerTransport
-from directord.exceptions import WireError
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.jobs import JobTable
 
@@ -48,24 +47,20 @@ class BackendService:
         self.dropped = wire.DropCounter(LOG)
 
     async def run(self) -> None:
-        while True:
-            peer, frame = await self.transport.backend_recv()
+        await wire.receive_loop(self.transport.backend_recv, self.dropped, self._serve)
+
+    async def _serve(self, peer: str, messages: list[Message]) -> None:
+        for message in messages:
             try:
-                messages = wire.decode(frame)
-            except WireError as exc:
-                self.dropped.drop(peer, exc)
-                continue
-            for message in messages:
-                try:
-                    node = str(message.data.get("node", "")) if isinstance(message.data, dict) else ""
-                    if self.transport.may_act_as(peer, node):
-                        reply = await self.answer(message)
-                    else:
-                        reply = Message(message.msg_id, Control.JOB_FAILED.value, info=REFUSED_PEER)
-                except Exception as exc:  # never let one request stop the channel
-                    LOG.exception("backend request %s failed", message.msg_id)
-                    reply = Message(message.msg_id, Control.JOB_FAILED.value, info=f"backend error: {exc}")
-                self.transport.backend_reply(peer, wire.encode([reply]))
+                node = str(message.data.get("node", "")) if isinstance(message.data, dict) else ""
+                if self.transport.may_act_as(peer, node):
+                    reply = await self.answer(message)
+                else:
+                    reply = Message(message.msg_id, Control.JOB_FAILED.value, info=REFUSED_PEER)
+            except Exception as exc:  # never let one request stop the channel
+                LOG.exception("backend request %s failed", message.msg_id)
+                reply = Message(message.msg_id, Control.JOB_FAILED.value, info=f"backend error: {exc}")
+            self.transport.backend_reply(peer, wire.encode([reply]))
 
     async def answer(self, message: Message) -> Message:
         data = message.data if isinstance(message.data, dict) else {}
