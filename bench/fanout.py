@@ -80,13 +80,12 @@ def _fleet(root: Path, size: int) -> dict[str, Any]:
                  FLEET_START_TIMEOUT_S, interval=0.5, what=f"{size} simulated nodes")
         if fleet.poll() is not None:
             raise RuntimeError(f"simfleet exited: {(root / 'simfleet.log').read_text()[-2000:]}")
-        job = build_job("RUN", RUN_TEXT)
         jobs = max(MIN_FLEET_JOBS, FLEET_RESULTS // size)
-        _one_job(user, job, size)  # warm-up
+        _one_job(user, size)  # warm-up
         pid = cluster.server.pid
         procstat.reset_peak(pid)
         cpu = procstat.cpu_seconds(pid)
-        walls = [_one_job(user, job, size) for _ in range(jobs)]
+        walls = [_one_job(user, size) for _ in range(jobs)]
         time.sleep(SETTLE_S)
         cpu = procstat.cpu_seconds(pid) - cpu
         wall = statistics.median(walls)
@@ -107,7 +106,9 @@ def _fleet(root: Path, size: int) -> dict[str, Any]:
         cluster.stop()
 
 
-def _one_job(user: UserClient, job: dict[str, Any], size: int) -> float:
+def _one_job(user: UserClient, size: int) -> float:
+    """One new RUN job to every node: seconds from submission to its last result."""
+    job = build_job("RUN", RUN_TEXT)
     start = time.monotonic()
     job_ids = user.submit([job])["job_ids"]
     summary = user.wait_all(job_ids, start + 120, step=5.0)[job_ids[0]]

@@ -37,7 +37,7 @@ class DirectordConnect:
         """Submit orchestrations (the YAML structure as Python data); returns job ids."""
         jobs = orchestration.orchestration_jobs(
             orchestration.validate_orchestrations(orchestrations, "orchestrations"),
-            defined_targets=defined_targets, force_async=self.force_async, return_raw=True,
+            defined_targets=defined_targets, force_async=self.force_async,
         )
         return list(self.user.submit(jobs)["job_ids"])
 

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from directord.job import Job
+
 
 class Control(str, enum.Enum):
     """Single-character control codes (upstream values, plus dispatch and ack)."""
@@ -72,7 +74,7 @@ class JobRecord:
     """
 
     job_id: str
-    definition: dict[str, Any]
+    definition: Job
     nodes: list[str]
     created: float = field(default_factory=time.time)
     last: float = 0.0
@@ -84,6 +86,7 @@ class JobRecord:
     roundtrip: dict[str, float] = field(default_factory=dict)
     component_timestamp: str | None = None
     return_timestamp: str | None = None
+    coordinated: bool = False  # the component's follow-up jobs were submitted (QUERY)
 
     def __post_init__(self) -> None:
         for node in self.nodes:
@@ -96,11 +99,11 @@ class JobRecord:
     # -- derived -------------------------------------------------------------
     @property
     def verb(self) -> str:
-        return str(self.definition.get("verb", ""))
+        return self.definition.verb
 
     @property
     def parent_id(self) -> str:
-        return str(self.definition.get("parent_id") or self.job_id)
+        return self.definition.parent_id or self.job_id
 
     @property
     def success(self) -> list[str]:
@@ -177,21 +180,21 @@ class JobRecord:
             "nodes": sorted(self.processing),
             "success": self.success,
             "failed": self.failed,
-            "skipped": bool(self.definition.get("skipped")),
+            "skipped": bool(self.definition.skipped),
         }
 
     def to_dict(self) -> dict[str, Any]:
         """The upstream-compatible job view (``manage --job-info`` keys)."""
         execution = _mean(list(self.execution.values()))
         roundtrip = _mean(list(self.roundtrip.values()))
-        defn = self.definition
+        job = self.definition
         return {
             "JOB_ID": self.job_id,
-            "JOB_DEFINITION": defn,
-            "JOB_SHA3_224": defn.get("job_sha3_224"),
-            "JOB_NAME": defn.get("job_name") or defn.get("job_sha3_224"),
+            "JOB_DEFINITION": job.to_dict(),
+            "JOB_SHA3_224": job.job_sha3_224 or None,
+            "JOB_NAME": job.job_name or job.job_sha3_224 or None,
             "PARENT_JOB_ID": self.parent_id,
-            "PARENT_JOB_NAME": defn.get("parent_name") or self.parent_id,
+            "PARENT_JOB_NAME": job.parent_name or self.parent_id,
             "VERB": self.verb,
             "COMPONENT_TIMESTAMP": self.component_timestamp,
             "INFO": dict(self.info),
@@ -215,7 +218,7 @@ class JobRecord:
         """Compact serialisable form for persistent datastores."""
         return {
             "job_id": self.job_id,
-            "definition": self.definition,
+            "definition": self.definition.to_dict(),
             "nodes": self.nodes,
             "created": self.created,
             "last": self.last,
@@ -227,11 +230,13 @@ class JobRecord:
             "roundtrip": self.roundtrip,
             "component_timestamp": self.component_timestamp,
             "return_timestamp": self.return_timestamp,
+            "coordinated": self.coordinated,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> JobRecord:
-        return cls(**state)
+        """The record ``to_state`` wrote (RequestError if its job is malformed)."""
+        return cls(**{**state, "definition": Job.from_dict(state["definition"])})
 
 
 @dataclass

@@ -16,8 +16,9 @@ import yaml
 
 from directord import components
 from directord.config import parse_bool
-from directord.exceptions import ComponentError, OrchestrationError
+from directord.exceptions import ComponentError, OrchestrationError, RequestError
 from directord.fingerprint import object_sha3_224
+from directord.job import Job
 
 MAX_ALIASES = 1000
 MAX_NODES = 1_000_000
@@ -117,9 +118,11 @@ def _check_job(job: Any, where: str) -> None:
 
 
 def build_job(verb: str, execute: Any, arg_vars: dict[str, Any] | None = None, *,
-              ignore_cache: bool = False, return_raw: bool = False,
-              extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One job spec: the component's fields, ``timeout``/``run_once``, then the fingerprint."""
+              ignore_cache: bool = False, extra: dict[str, Any] | None = None) -> Job:
+    """One job: the component's fields, ``timeout``/``run_once``, then the fingerprint.
+
+    ``extra``: common job fields (targets, parent ids and names, ...); empty values are left out.
+    """
     component = components.hooks_for(verb).component()
     component.verb = verb
     data: dict[str, Any] = {"verb": verb}
@@ -139,14 +142,16 @@ def build_job(verb: str, execute: Any, arg_vars: dict[str, Any] | None = None, *
     data["run_once"] = bool(getattr(known, "run_once", False))
     data["job_sha3_224"] = object_sha3_224(component.fingerprint_data(data))
     component.finalize_job(data)  # fields outside the fingerprint (e.g. file content hashes)
-    data["return_raw"] = return_raw
     data["skip_cache"] = bool(ignore_cache or getattr(known, "skip_cache", False))
     if getattr(known, "force_lock", False):
         data["force_lock"] = True
     for key, value in (extra or {}).items():
         if value:
             data[key] = value
-    return data
+    try:
+        return Job.from_dict(data)
+    except RequestError as exc:
+        raise ComponentError(f"{verb}: {exc}") from None
 
 
 def _unique(names: Iterable[str]) -> list[str]:
@@ -155,14 +160,14 @@ def _unique(names: Iterable[str]) -> list[str]:
 
 def orchestration_jobs(orchestrations: list[dict[str, Any]], defined_targets: list[str] | None = None,
                        restrict: list[str] | None = None, ignore_cache: bool = False,
-                       force_async: bool = False, return_raw: bool = False) -> list[dict[str, Any]]:
+                       force_async: bool = False) -> list[Job]:
     """Every job of every orchestration, in order.
 
     A job goes to its own ``assign``, else the CLI targets, else the
     orchestration's ``assign`` or ``targets``.
     """
     cli_targets = _unique(defined_targets or [])
-    jobs: list[dict[str, Any]] = []
+    jobs: list[Job] = []
     for orchestration in orchestrations:
         parent_sha = object_sha3_224(orchestration)
         parent_id = str(uuid.uuid4())
@@ -175,7 +180,7 @@ def orchestration_jobs(orchestrations: list[dict[str, Any]], defined_targets: li
             assign = job.pop("assign", None)
             (verb, execute), = job.items()
             jobs.append(build_job(
-                verb, execute, arg_vars, ignore_cache=ignore_cache, return_raw=return_raw,
+                verb, execute, arg_vars, ignore_cache=ignore_cache,
                 extra={
                     "targets": _unique(assign or default_targets),
                     "parent_async": is_async,
@@ -213,5 +218,5 @@ def fingerprint_rows(orchestrations: list[dict[str, Any]]) -> list[tuple[int, st
             text = str(execute)
             count += 1
             rows.append((count, parent, verb, text if len(text) < 30 else text[:27] + "...",
-                         spec["job_sha3_224"], name or ""))
+                         spec.job_sha3_224, name or ""))
     return rows

@@ -18,6 +18,7 @@ from directord.exceptions import (
     ServerUnavailable,
     WireError,
 )
+from directord.job import Job
 
 _KINDS = {"NotFound": NotFound, "RequestError": RequestError, "WireError": WireError}
 
@@ -124,8 +125,9 @@ class UserClient:
     def call(self, op: str, **fields: Any) -> Any:
         return request(self.socket_path, op, fields, self.timeout)
 
-    def submit(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        return self.call("submit", jobs=jobs)
+    def submit(self, jobs: list[Job]) -> dict[str, Any]:
+        """Send ``jobs``; the server's reply (``job_ids``, ``warnings``)."""
+        return self.call("submit", jobs=[job.to_dict() for job in jobs])
 
     def wait(self, job_ids: list[str], timeout: float) -> dict[str, Any]:
         """Block server-side up to ``timeout`` s for the jobs to complete."""

@@ -13,6 +13,7 @@ from directord import orchestration
 from directord.cli.common import DirectordCommand
 from directord.cli.results import follow
 from directord.exceptions import ConfigError, ExecHelp
+from directord.job import Job
 from directord.user import job_status
 
 DEFAULT_POLL_TIMEOUT = 600.0
@@ -116,7 +117,7 @@ class SubmitMixin(DirectordCommand):
         chosen = next((m for m in FOLLOW_MODES if getattr(parsed_args, m)), None)
         return chosen or ("wait" if parsed_args.check else None)
 
-    def submit(self, parsed_args: argparse.Namespace, jobs: list[dict[str, Any]],
+    def submit(self, parsed_args: argparse.Namespace, jobs: list[Job],
                out: TextIO | None = None) -> tuple[int, list[str], dict[str, Any]]:
         """Submit and follow; the exit code, the job ids and their summaries."""
         out = out or self.app.stdout
@@ -153,7 +154,6 @@ class ExecCommand(SubmitMixin, Command):
         try:
             job = orchestration.build_job(
                 parsed_args.verb, " ".join(parsed_args.exec),
-                return_raw=True,
                 extra={"targets": flat(parsed_args.target), "parent_async": parsed_args.force_async},
             )
         except ExecHelp as exc:
@@ -209,7 +209,7 @@ class OrchestrateCommand(SubmitMixin, Lister):
         jobs = orchestration.orchestration_jobs(
             self._load(parsed_args), defined_targets=flat(parsed_args.target),
             restrict=flat(parsed_args.restrict), ignore_cache=parsed_args.ignore_cache,
-            force_async=parsed_args.force_async, return_raw=True,
+            force_async=parsed_args.force_async,
         )
         code, job_ids, summaries = self.submit(parsed_args, jobs, sys.stderr if formatted else None)
         if formatted:
@@ -223,7 +223,7 @@ class OrchestrateCommand(SubmitMixin, Lister):
 RESULT_COLUMNS = ("job_id", "job", "name", "verb", "status", "succeeded", "failed")
 
 
-def _result_row(job_id: str, job: dict[str, Any], summary: dict[str, Any] | None) -> tuple[Any, ...]:
+def _result_row(job_id: str, job: Job, summary: dict[str, Any] | None) -> tuple[Any, ...]:
     summary = summary or {}
-    return (job_id, job["job_sha3_224"], job.get("job_name") or "", job["verb"], job_status(summary),
+    return (job_id, job.job_sha3_224, job.job_name or "", job.verb, job_status(summary),
             summary.get("success", []), summary.get("failed", []))

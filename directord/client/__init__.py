@@ -17,6 +17,8 @@ from directord.client.runner import Runner
 from directord.components import lib
 from directord.delivery import Delivery
 from directord.drivers import ClientTransport
+from directord.exceptions import RequestError
+from directord.job import Job
 from directord.models import FINAL_STATES, Control, Message
 
 LOG = logging.getLogger(__name__)
@@ -181,13 +183,15 @@ class Client:
             self.server_id = server_id
 
     def _job(self, message: Message, received: list[str]) -> None:
-        job = message.data
-        if not isinstance(job, dict) or not isinstance(job.get("verb"), str):
-            self.dropped.drop("server", f"malformed job {message.msg_id}")
+        try:
+            job = Job.from_dict({"job_id": message.msg_id, **message.data}
+                                if isinstance(message.data, dict) else message.data)
+        except RequestError as exc:
+            self.dropped.drop("server", f"malformed job {message.msg_id}: {exc}")
             return
         if self._stop.is_set():  # not acked: the server sends it again to this node's next session
             return
-        job_id = job.setdefault("job_id", message.msg_id)
+        job_id = job.job_id
         received.append(job_id)
         if job_id in self.seen:  # a re-send: never run twice, answer again
             done = self.seen[job_id]

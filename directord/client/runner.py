@@ -22,6 +22,7 @@ from directord.components.lib import ComponentResult
 from directord.components.services import NodeServices
 from directord.exceptions import DirectordError, TemplateError
 from directord.fingerprint import file_sha3_224, object_sha3_224
+from directord.job import Job
 from directord.models import Control, Message
 
 LOG = logging.getLogger(__name__)
@@ -37,15 +38,14 @@ OUTCOMES = {
 }
 
 
-def queue_name(job: dict[str, Any]) -> str:
+def queue_name(job: Job) -> str:
     """Non-async parents share one FIFO; async and bypass parents get their own."""
-    parent = job.get("parent_id") or job.get("job_id")
-    if job.get("callback_of"):  # never behind the job waiting for it, whatever parent it names
-        return f"q_callback_{job.get('job_id')}"
-    if job.get("parent_async_bypass"):
-        return f"q_bypass_{parent}"
-    if job.get("parent_async"):
-        return f"q_async_{parent}"
+    if job.callback_of:  # never behind the job waiting for it, whatever parent it names
+        return f"q_callback_{job.job_id}"
+    if job.parent_async_bypass:
+        return f"q_bypass_{job.parent_id}"
+    if job.parent_async:
+        return f"q_async_{job.parent_id}"
     return GENERAL_QUEUE
 
 
@@ -55,6 +55,7 @@ class JobReport(NamedTuple):
     result: ComponentResult
     elapsed: float = 0.0
     new_tasks: tuple[dict[str, Any], ...] = ()
+    started: str | None = None  # when the component ran (``component_exec_timestamp``)
 
 
 def _text(value: Any) -> str | None:
@@ -65,11 +66,10 @@ def _text(value: Any) -> str | None:
     return value
 
 
-def idempotency_key(job: dict[str, Any]) -> str:
+def idempotency_key(job: Job) -> str:
     """The cache key of a job's outcome: its fingerprint, plus file content if any."""
-    sha = str(job.get("job_sha3_224") or "")
     content = job.get("content_sha3_224")
-    return f"{sha}:{content}" if content else sha
+    return f"{job.job_sha3_224}:{content}" if content else job.job_sha3_224
 
 
 def callback_task(task: dict[str, Any], waiting: str) -> dict[str, Any]:
@@ -117,10 +117,10 @@ class Runner:
         self._callback_states: dict[str, str] = {}
 
     # -- routing (event loop) ------------------------------------------------
-    def submit(self, job: dict[str, Any]) -> None:
+    def submit(self, job: Job) -> None:
         self._loop = self._loop or asyncio.get_running_loop()
         if self._is_sentinel(job):
-            job["purged"] = self.purge(job["job_id"])
+            job.fields["purged"] = self.purge(job.job_id)
         name = queue_name(job)
         with self._guard:
             self.queues.setdefault(name, collections.deque()).append(job)
@@ -130,9 +130,9 @@ class Runner:
             self.pool.submit(self._work, name)
 
     @staticmethod
-    def _is_sentinel(job: dict[str, Any]) -> bool:
+    def _is_sentinel(job: Job) -> bool:
         try:
-            return components.hooks_for(job["verb"]).queue_sentinel
+            return components.hooks_for(job.verb).queue_sentinel
         except DirectordError:
             return False  # reported when the job runs
 
@@ -174,15 +174,14 @@ class Runner:
             try:
                 self._run(job)
             except Exception:  # never lose the queue's thread to one job
-                LOG.exception("job %s crashed its runner", job.get("job_id"))
+                LOG.exception("job %s crashed its runner", job.job_id)
                 self._finish(job, JobReport(ComponentResult.failed("internal error running the job")))
             finally:
                 with self._guard:
                     self._active -= 1
 
-    def _run(self, job: dict[str, Any]) -> None:
-        job_id = job["job_id"]
-        parent = job.get("parent_id") or job_id
+    def _run(self, job: Job) -> None:
+        job_id, parent = job.job_id, job.parent_id
         if parent != job_id and self.cache.get(parent) == FAILED:
             self._finish(job, JobReport(ComponentResult.failed(
                 "Job omitted, parent failure",
@@ -190,30 +189,30 @@ class Runner:
                      f" under this parent ID [ {parent} ]")))
             return
         try:
-            if isinstance(job.get("component"), dict):  # the server's file, whatever this node has
+            if job.component is not None:  # the server's file, whatever this node has
                 cls = plugins.load_file(self._sync_component(job))
             else:
-                cls = plugins.load_component(job["verb"])
+                cls = plugins.load_component(job.verb)
             component = components.hooks_of(cls).component()
         except Exception as exc:  # a component that cannot even be built still gets a result
             self._finish(job, JobReport(ComponentResult.failed(str(exc))))
             return
-        if (component.cacheable and not job.get("skip_cache") and not job.get("ignore_cache")
-                and self.cache.get(idempotency_key(job)) == ENDED):
+        if component.cacheable and not job.skip_cache and self.cache.get(idempotency_key(job)) == ENDED:
             self._finish(job, JobReport(ComponentResult(None, None, "skipped")))
             return
-        plugins.fire("directord_job_started", job=job, identity=self.identity)
-        context = lib.JobContext(job)
-        services = NodeServices(self.identity, job, context=context, publisher=self._publisher(job),
+        payload = job.to_dict()  # what the component reads: the original's dict
+        plugins.fire("directord_job_started", job=payload, identity=self.identity)
+        context = lib.JobContext(payload)
+        services = NodeServices(self.identity, payload, context=context, publisher=self._publisher(job),
                                 driver=ComponentDriver(self.driver, self.identity, self._emit))
         component.attach(services)
-        timeout = float(job.get("timeout") or 600)
+        timeout = float(job.timeout or 600)
         self.running[job_id] = context
         self._deadlines[job_id] = time.monotonic() + timeout
         if self._stopped:  # stop() came between taking the job and now: it never really starts
             context.kill()
         try:
-            report = self._execute(component, job, context)
+            report = self._execute(component, payload, context)
             if component.block_on_tasks:
                 report = self._callbacks(component.block_on_tasks, job, context, report)
         finally:
@@ -226,17 +225,16 @@ class Runner:
             report = report._replace(result=ComponentResult.failed(reason))
         self._finish(job, report)
 
-    def _callbacks(self, tasks: list[Any], job: dict[str, Any], context: lib.JobContext,
-                   report: JobReport) -> JobReport:
+    def _callbacks(self, tasks: list[Any], job: Job, context: lib.JobContext, report: JobReport) -> JobReport:
         """A component's ``block_on_tasks``: the server dispatches them (``new_tasks``); when one
         targets this node and the job succeeded, the job stays processing until they all ended."""
-        tasks = [callback_task(task, job["job_id"]) for task in tasks if isinstance(task, dict)]
+        tasks = [callback_task(task, job.job_id) for task in tasks if isinstance(task, dict)]
         mine = [t["job_id"] for t in tasks if self.identity in (t.get("targets") or [self.identity])]
         result = report.result
         if result.outcome is not True or not mine:
             return report._replace(new_tasks=tuple(tasks))
         events = {job_id: self._awaited.setdefault(job_id, threading.Event()) for job_id in mine}
-        self._emit(Message(job["job_id"], PROCESSING, str(job.get("verb", "")), stdout=_text(result.stdout),
+        self._emit(Message(job.job_id, PROCESSING, job.verb, stdout=_text(result.stdout),
                            info="Waiting for callback tasks to complete", data={"new_tasks": tasks}))
         start = time.perf_counter()
         try:
@@ -251,19 +249,20 @@ class Runner:
         failed = [job_id for job_id in mine if self._callback_states.pop(job_id, None) == FAILED]
         elapsed = report.elapsed + time.perf_counter() - start
         if failed:
-            return JobReport(result._replace(outcome=False, info=f"Callback [ {failed[0]} ] failed"), elapsed)
-        return JobReport(result._replace(info=f"Callback [ {mine[-1]} ] completed"), elapsed)
+            return report._replace(result=result._replace(outcome=False, info=f"Callback [ {failed[0]} ] failed"),
+                                   elapsed=elapsed)
+        return report._replace(result=result._replace(info=f"Callback [ {mine[-1]} ] completed"), elapsed=elapsed)
 
-    def _sync_component(self, job: dict[str, Any]) -> str:
+    def _sync_component(self, job: Job) -> str:
         """Worker thread: fetch the server's copy of a component file unless this node has it; its path."""
-        spec = job["component"]
+        spec = job.component or {}
         name, sha = str(spec.get("name", "")), str(spec.get("sha3_224", ""))
         if not name.replace("_", "").isalnum():
             raise transfer.TransferError(f"refusing component name {name!r}")
         target = os.path.join(self.shipped_dir, f"{name}.py")
         if os.path.isfile(target) and file_sha3_224(target) == sha:
             return target
-        temp, got = transfer.atomic_download(self.driver, job["job_id"], self.identity, str(spec.get("path")), target)
+        temp, got = transfer.atomic_download(self.driver, job.job_id, self.identity, str(spec.get("path")), target)
         if got != sha:
             os.unlink(temp)
             raise transfer.TransferError(f"component {name} arrived with SHA3_224 {got}, expected {sha}")
@@ -271,8 +270,9 @@ class Runner:
         LOG.info("received component %s (%s) from the server", name, sha[:12])
         return target
 
-    def _execute(self, component: components.ComponentBase, job: dict[str, Any], context: lib.JobContext) -> JobReport:
-        """Worker thread: the component's ``client()`` under its lock, timed."""
+    def _execute(self, component: components.ComponentBase, job: dict[str, Any],
+                 context: lib.JobContext) -> JobReport:
+        """Worker thread: the component's ``client()`` (given the job as the original's dict) under its lock, timed."""
         lock = self._lock_for(component, job)
         start = time.perf_counter()
         with context:
@@ -288,15 +288,13 @@ class Runner:
             except Exception as exc:
                 result = ComponentResult.failed(f"Job [ {job['job_id']} ] Component Failure: {exc}",
                                                 info=traceback.format_exc(limit=5))
-        job["component_exec_timestamp"] = _stamp()
-        return JobReport(result, time.perf_counter() - start)
+        return JobReport(result, time.perf_counter() - start, started=_stamp())
 
-    def _publisher(self, job: dict[str, Any]) -> Callable[[str | None, str | None], None]:
+    def _publisher(self, job: Job) -> Callable[[str | None, str | None], None]:
         """Thread-safe interim status for a running job (e.g. QUERY answers)."""
 
         def publish(stdout: str | None, info: str | None) -> None:
-            self._emit(Message(job["job_id"], PROCESSING, str(job.get("verb", "")),
-                               info=info, stdout=_text(stdout)))
+            self._emit(Message(job.job_id, PROCESSING, job.verb, info=info, stdout=_text(stdout)))
 
         return publish
 
@@ -329,31 +327,31 @@ class Runner:
     def _lock_for(self, component: components.ComponentBase, job: dict[str, Any]) -> threading.Lock | None:
         if not (component.requires_lock or job.get("force_lock")):
             return None
-        name = component.lock_name or str(job.get("verb", "")).lower()
+        name = component.lock_name or str(job["verb"]).lower()
         with self._guard:
             return self._locks.setdefault(name, threading.Lock())
 
-    def _finish(self, job: dict[str, Any], report: JobReport) -> None:
+    def _finish(self, job: Job, report: JobReport) -> None:
         stdout, stderr, outcome, info = report.result
         control, default_info = OUTCOMES.get(outcome, (PROCESSING, "task processing"))
-        event = self._awaited.get(job["job_id"]) if control != PROCESSING else None
+        event = self._awaited.get(job.job_id) if control != PROCESSING else None
         if event is not None:  # a callback another job of this node waits for
-            self._callback_states[job["job_id"]] = control
+            self._callback_states[job.job_id] = control
             event.set()
         if control != PROCESSING:
-            parent = job.get("parent_id") or job["job_id"]
+            parent = job.parent_id
             entries = []
             if control == FAILED or self.cache.get(parent) != FAILED:
                 entries.append((parent, control, "parents"))  # a failed parent stays failed
-            if job.get("job_sha3_224"):
+            if job.job_sha3_224:
                 entries.append((idempotency_key(job), control, "jobs"))
             self.cache.set_later(entries)
         data: dict[str, Any] = {"execution_time": report.elapsed, "return_timestamp": _stamp()}
         if report.new_tasks:
             data["new_tasks"] = list(report.new_tasks)
-        if job.get("component_exec_timestamp"):
-            data["component_exec_timestamp"] = job["component_exec_timestamp"]
-        self._emit(Message(job["job_id"], control, str(job.get("verb", "")), data=data,
+        if report.started:
+            data["component_exec_timestamp"] = report.started
+        self._emit(Message(job.job_id, control, job.verb, data=data,
                            info=_text(info) or default_info, stderr=_text(stderr), stdout=_text(stdout)))
 
     # -- shutdown ------------------------------------------------------------
@@ -361,7 +359,7 @@ class Runner:
         """Stop taking work, kill running jobs' processes; the ids of queued jobs never started."""
         self._stopped = True
         with self._guard:
-            returned = [job["job_id"] for queue in self.queues.values() for job in queue]
+            returned = [job.job_id for queue in self.queues.values() for job in queue]
             for queue in self.queues.values():
                 queue.clear()
         for context in list(self.running.values()):

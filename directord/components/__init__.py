@@ -25,7 +25,7 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
@@ -34,6 +34,10 @@ from directord.components import lib
 from directord.components.lib import ComponentResult
 from directord.components.services import NodeServices
 from directord.exceptions import ComponentError, ExecHelp
+
+if TYPE_CHECKING:
+    from directord.job import Job
+    from directord.models import JobRecord
 
 LOG = logging.getLogger("directord")
 _TOKEN = re.compile(r"\S+")
@@ -206,17 +210,18 @@ class ComponentBase:
 
     # -- server side (called on the class by the server) ----------------------
     @staticmethod
-    def plan(job: dict[str, Any], targets: list[str], live: list[str]) -> list[str]:
-        """The nodes a job is sent to, given the requested ``targets`` and every ``live`` node."""
-        return targets
+    def plan(job: Job, targets: list[str], live: list[str]) -> Plan:
+        """Where a job is sent, given the live requested ``targets`` and every ``live`` node
+        (and verb fields to add to the job it sends); default: the targets."""
+        return Plan(targets)
 
     @staticmethod
-    def coordinate(record: Any) -> list[dict[str, Any]] | None:
+    def coordinate(record: JobRecord) -> list[dict[str, Any]] | None:
         """After a node's status: follow-up jobs to submit once (e.g. QUERY's answers); default none."""
         return None
 
     @staticmethod
-    def hold_seconds(job: dict[str, Any]) -> float:
+    def hold_seconds(job: Job) -> float:
         """Seconds later jobs for a node are held back once this job was sent to it (0: not held)."""
         return 0.0
 
@@ -302,6 +307,13 @@ class ComponentBase:
         self.close()
 
 
+class Plan(NamedTuple):
+    """Where a job goes (``plan``): its nodes, and verb fields added to the job they get."""
+
+    targets: list[str]
+    fields: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class ComponentHooks:
     """A component class's contract, resolved once per class by ``hooks_of``.
@@ -314,9 +326,9 @@ class ComponentHooks:
 
     component: type[ComponentBase]
     queue_sentinel: bool
-    plan: Callable[[dict[str, Any], list[str], list[str]], list[str]]
-    coordinate: Callable[[Any], list[dict[str, Any]] | None]
-    hold_seconds: Callable[[dict[str, Any]], float]
+    plan: Callable[[Job, list[str], list[str]], Plan]
+    coordinate: Callable[[JobRecord], list[dict[str, Any]] | None]
+    hold_seconds: Callable[[Job], float]
     coordinates: bool
 
 

@@ -13,10 +13,12 @@ import uuid
 from typing import Any
 
 from directord import components
+from directord.components import Plan
 from directord.components.lib import ComponentResult
 from directord.exceptions import ComponentError
 from directord.fingerprint import object_sha3_224
-from directord.models import Control
+from directord.job import Job
+from directord.models import Control, JobRecord
 
 POLL = 0.02
 
@@ -50,14 +52,12 @@ class Component(components.ComponentBase):
 
     # -- server side (the directord server process) ---------------------------
     @staticmethod
-    def plan(job: dict[str, Any], targets: list[str], live: list[str]) -> list[str]:
+    def plan(job: Job, targets: list[str], live: list[str]) -> Plan:
         """Ask every live node; only the requested targets wait for the answers."""
-        job["requested_targets"] = targets
-        job["query_nodes"] = live
-        return live
+        return Plan(live, {"requested_targets": targets, "query_nodes": live})
 
     @staticmethod
-    def coordinate(record: Any) -> list[dict[str, Any]] | None:
+    def coordinate(record: JobRecord) -> list[dict[str, Any]] | None:
         """Once every node answered (or failed), the ARG job that spreads the answers."""
         key = record.definition.get("query")
         answers: dict[str, Any] = {}

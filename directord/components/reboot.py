@@ -7,6 +7,7 @@ from typing import Any
 from directord import components
 from directord.components.lib import ComponentResult
 from directord.exceptions import ComponentError
+from directord.job import Job
 
 REBOOT_TIMEOUT = 600
 REBOOT_COMMAND = "sleep {seconds}; systemctl --message='Directord reboot instruction' reboot"
@@ -44,7 +45,7 @@ class Component(components.ComponentBase):
         return {key: value for key, value in data.items() if key != "reboot_timeout"}
 
     @staticmethod
-    def hold_seconds(job: dict[str, Any]) -> float:
+    def hold_seconds(job: Job) -> float:
         """Server side: how long later jobs for a node this job went to are held back."""
         try:
             return float(job.get("time", 10)) + float(job.get("reboot_timeout", REBOOT_TIMEOUT))

@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+from directord.exceptions import RequestError
 from directord.models import JobRecord, Node
 
 LOG = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ def _job_problem(state: Any) -> str | None:
     for key in ("component_timestamp", "return_timestamp"):
         if key in state and not isinstance(state[key], _OPT_STR):
             return f"{key} is not a string"
+    if not isinstance(state.get("coordinated", False), bool):
+        return "coordinated is not a boolean"
     return None
 
 
@@ -99,7 +102,7 @@ def decode_job(raw: str | bytes | None, where: str, expected_id: str | None = No
         return None
     try:
         return JobRecord.from_state({k: v for k, v in state.items() if k in _JOB_FIELDS})
-    except (TypeError, ValueError) as exc:  # defensive: a shape the checks above missed
+    except (TypeError, ValueError, RequestError) as exc:  # a malformed job, or a shape the checks missed
         LOG.warning("skipping a foreign job value at %s: %s", where, exc)
         return None
 

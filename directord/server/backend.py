@@ -13,6 +13,7 @@ from typing import Any
 
 from directord import wire
 from directord.drivers import ServerTransport
+from directord.job import Job
 from directord.models import FINAL_STATES, Control, Message
 from directord.server.jobs import JobTable
 
@@ -21,12 +22,11 @@ MAX_CHUNK = 4 * 1024 * 1024
 REFUSED_PEER = "this key may not act for that node"
 
 
-def transfer_sources(job: dict[str, Any]) -> set[str]:
-    """Files a job allows its nodes to fetch."""
+def transfer_sources(job: Job) -> set[str]:
+    """Files a job allows its nodes to fetch: its ``from`` files and its component file."""
     sources = {str(path) for path in job.get("from") or [] if isinstance(path, str)}
-    component = job.get("component")
-    if isinstance(component, dict) and isinstance(component.get("path"), str):
-        sources.add(component["path"])
+    if job.component is not None and "path" in job.component:
+        sources.add(job.component["path"])
     return sources
 
 

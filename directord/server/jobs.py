@@ -1,45 +1,19 @@
-"""The server's job table: validation, records, results, waiters."""
+"""The server's job table: records, results, waiters."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-import uuid
 from typing import Any
 
 from directord import plugins
 from directord.datastores import Datastore
-from directord.exceptions import NotFound, RequestError
+from directord.exceptions import NotFound
+from directord.job import Job
 from directord.models import FINAL_STATES, JobRecord, Message
 
 LOG = logging.getLogger(__name__)
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "verb": (str,), "job_id": (str,), "parent_id": (str,), "targets": (list,),
-    "restrict": (list,), "timeout": (int,), "job_name": (str,), "parent_name": (str,),
-    "parent_async": (bool,), "parent_async_bypass": (bool,), "run_once": (bool,),
-    "skip_cache": (bool,), "job_sha3_224": (str,),
-}
-
-
-def validate(job: Any) -> dict[str, Any]:
-    """Reject a job the CLI could not have produced; fill ids."""
-    if not isinstance(job, dict):
-        raise RequestError("a job must be a JSON object")
-    for key, types in _TYPES.items():
-        if key in job and job[key] is not None and not isinstance(job[key], types):
-            raise RequestError(f"job field {key!r} must be {types[0].__name__}")
-    if not job.get("verb"):
-        raise RequestError("a job needs a 'verb'")
-    for key in ("targets", "restrict"):
-        if not all(isinstance(v, str) for v in job.get(key) or []):
-            raise RequestError(f"job field {key!r} must be a list of strings")
-    job = dict(job)
-    job["job_id"] = job.get("job_id") or str(uuid.uuid4())
-    job["parent_id"] = job.get("parent_id") or job["job_id"]
-    return job
-
 
 class _Waiter:
     __slots__ = ("future", "remaining")
@@ -64,8 +38,8 @@ class JobTable:
         self._waiters: dict[str, list[_Waiter]] = {}
 
     # -- creation ------------------------------------------------------------
-    def create(self, job: dict[str, Any], nodes: list[str]) -> JobRecord:
-        record = JobRecord(job_id=job["job_id"], definition=job, nodes=list(nodes))
+    def create(self, job: Job, nodes: list[str]) -> JobRecord:
+        record = JobRecord(job_id=job.job_id, definition=job, nodes=list(nodes))
         self._active[record.job_id] = record
         for node in nodes:
             self._by_node.setdefault(node, set()).add(record.job_id)
@@ -82,9 +56,9 @@ class JobTable:
                     self._by_node.setdefault(node, set()).add(record.job_id)
         return restored
 
-    def skip(self, job: dict[str, Any], reason: str) -> None:
+    def skip(self, job: Job, reason: str) -> None:
         """Store a job that runs nowhere."""
-        self._store.put_jobs([skipped_record(job, reason)])
+        self._store.put_jobs([JobRecord(job_id=job.job_id, definition=job.replace(skipped=reason), nodes=[])])
 
     def running(self, job_id: str) -> JobRecord | None:
         """The record of an unfinished job."""
@@ -107,8 +81,8 @@ class JobTable:
         if job_id == "last":
             self.flush()
             record = self._store.last_job()
-            if record is not None and record.definition.get("callback"):
-                record = next((r for r in reversed(self._store.jobs()) if not r.definition.get("callback")), None)
+            if record is not None and record.definition.callback:
+                record = next((r for r in reversed(self._store.jobs()) if not r.definition.callback), None)
         else:
             record = self.get(job_id)
         if record is None:
@@ -124,7 +98,7 @@ class JobTable:
         self._touch(record)
         if message.control in FINAL_STATES:
             self._node_done(node, record.job_id)
-            sha = record.definition.get("job_sha3_224")
+            sha = record.definition.job_sha3_224
             if sha:
                 self._sha_states.setdefault(sha, {})[node] = message.control
         if record.complete:
@@ -240,11 +214,4 @@ class JobTable:
     def prune(self, ttl: float) -> int:
         self.flush()
         return self._store.prune_jobs(time.time() - ttl)
-
-
-def skipped_record(job: dict[str, Any], reason: str) -> JobRecord:
-    """A record for a job that ran nowhere (``--restrict`` mismatch)."""
-    record = JobRecord(job_id=job["job_id"], definition=job, nodes=[])
-    record.definition = {**job, "skipped": reason}
-    return record
 

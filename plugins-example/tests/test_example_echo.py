@@ -75,6 +75,6 @@ def test_build_job_fingerprint_depends_on_the_words_not_the_spacing():
     one = orchestration.build_job("ECHO", "hello world")
     same = orchestration.build_job("ECHO", "hello    world")
     other = orchestration.build_job("ECHO", "hello there")
-    assert one["echo"] == same["echo"] == "hello world"
-    assert one["job_sha3_224"] == same["job_sha3_224"] != other["job_sha3_224"]
-    assert len(one["job_sha3_224"]) == 56
+    assert one.fields["echo"] == same.fields["echo"] == "hello world"
+    assert one.job_sha3_224 == same.job_sha3_224 != other.job_sha3_224
+    assert len(one.job_sha3_224) == 56

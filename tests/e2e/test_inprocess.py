@@ -13,6 +13,7 @@ import pytest
 from directord import config, hookimpl, orchestration, plugins
 from directord.client import Client
 from directord.datastores.memory import MemoryDatastore
+from directord.job import Job
 from directord.models import Control, Message
 from directord.server import Server
 from directord.testing import free_port
@@ -84,9 +85,14 @@ async def run_pair(tmp_path, scenario, driver_name):
         await server_task
 
 
+async def submit(server: Server, job: Job) -> dict:
+    """Submit ``job`` through the server's user API, as the unix socket does."""
+    return await server.user_api.submit({"jobs": [job.to_dict()]})
+
+
 def test_lifecycle_hooks_fire_in_order(tmp_path, recorder, driver_name):
     async def scenario(server, client):
-        reply = await server.api_submit({"jobs": [orchestration.build_job("RUN", "echo hooked")]})
+        reply = await submit(server, orchestration.build_job("RUN", "echo hooked"))
         job_id = reply["job_ids"][0]
         await server.jobs.wait([job_id], 5)
         assert server.jobs.get(job_id).stdout == {"n1": "hooked"}
@@ -101,7 +107,7 @@ def test_resent_job_runs_once_and_result_is_not_flipped(tmp_path, recorder, driv
 
     async def scenario(server, client):
         job = orchestration.build_job("RUN", f"--skip-cache echo run >> {counter}")
-        reply = await server.api_submit({"jobs": [job]})
+        reply = await submit(server, job)
         job_id = reply["job_ids"][0]
         await server.jobs.wait([job_id], 5)
         record = server.jobs.get(job_id)
@@ -109,12 +115,12 @@ def test_resent_job_runs_once_and_result_is_not_flipped(tmp_path, recorder, driv
         # Pretend the ack was lost: the server sends the same job id again, twice.
         message = server.delivery.unacked("n1").get(job_id)
         assert message is None  # it was acked
-        again = Message(job_id, Control.JOB.value, "RUN", data=record.definition)
+        again = Message(job_id, Control.JOB.value, "RUN", data=record.definition.to_dict())
         server.delivery.queue("n1", again, reliable=True)
         server.delivery.queue("n1", again, reliable=True)
         # A later job takes the same node queue: once it finished, a second run would have too.
         later_job = orchestration.build_job("RUN", f"--skip-cache echo later >> {counter}")
-        later = await server.api_submit({"jobs": [later_job]})
+        later = await submit(server, later_job)
         await server.jobs.wait(later["job_ids"], 5)
         assert server.jobs.get(later["job_ids"][0]).success == ["n1"]
         assert job_id not in server.delivery.unacked("n1")  # the re-sends were acked
@@ -137,7 +143,7 @@ def test_results_are_resent_until_acked(tmp_path, driver_name):
             original(message, received)
 
         client._handle = drop_first_ack
-        reply = await server.api_submit({"jobs": [orchestration.build_job("RUN", "--skip-cache true")]})
+        reply = await submit(server, orchestration.build_job("RUN", "--skip-cache true"))
         job_id = reply["job_ids"][0]
         await server.jobs.wait([job_id], 5)
         await until(lambda: acks_dropped)
@@ -153,7 +159,7 @@ def test_add_fetches_the_file_over_the_backend_from_a_worker_thread(tmp_path, dr
     source.write_bytes(bytes(range(256)) * 8192)  # 2 MiB: two backend chunks
 
     async def scenario(server, client):
-        reply = await server.api_submit({"jobs": [orchestration.build_job("ADD", f"{source} {target}")]})
+        reply = await submit(server, orchestration.build_job("ADD", f"{source} {target}"))
         job_id = reply["job_ids"][0]
         await server.jobs.wait([job_id], 10)
         assert server.jobs.get(job_id).success == ["n1"]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from directord.components import lib
+from directord.orchestration import build_job, orchestration_jobs
 
 
 async def until(condition: Callable[[], Any], timeout: float = 5.0) -> bool:
@@ -36,3 +37,13 @@ def client_in_thread(component: Any, cache: Any, job: dict[str, Any],
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
     return thread, results
+
+
+def built(verb: str, execute: Any, arg_vars: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    """``build_job``'s job as the original's flat dict: what components and the wire see."""
+    return build_job(verb, execute, arg_vars, **options).to_dict()
+
+
+def built_jobs(orchestrations: list[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+    """``orchestration_jobs`` as the original's flat dicts."""
+    return [job.to_dict() for job in orchestration_jobs(orchestrations, **options)]

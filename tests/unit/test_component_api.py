@@ -12,13 +12,13 @@ import pytest
 from directord import plugins
 from directord.cache import Cache
 from directord.client.runner import Runner
-from directord.components import ComponentBase, hooks_for, hooks_of, lib, query, reboot, run
+from directord.components import ComponentBase, Plan, hooks_for, hooks_of, lib, query, reboot, run
 from directord.components.lib import ComponentResult
 from directord.components.services import NodeServices, ServiceError
+from directord.job import Job
 from directord.models import Control, Message
-from directord.orchestration import build_job
 
-from .helpers import until
+from .helpers import built, until
 
 
 # -- ComponentResult -------------------------------------------------------------
@@ -45,9 +45,9 @@ def test_defaults_of_the_base() -> None:
     hooks = hooks_of(ComponentBase)
     assert hooks.component is ComponentBase
     assert (hooks.queue_sentinel, hooks.coordinates) == (False, False)
-    assert hooks.plan({}, ["a"], ["a", "b"]) == ["a"]
+    assert hooks.plan(Job("X"), ["a"], ["a", "b"]) == Plan(["a"])
     assert hooks.coordinate(object()) is None
-    assert hooks.hold_seconds({}) == 0.0
+    assert hooks.hold_seconds(Job("X")) == 0.0
     component = ComponentBase()
     assert component.finalize_job({"verb": "X"}) is None
     assert (component.cacheable, component.requires_lock, component.lock_name, component.block_on_tasks) == (
@@ -60,7 +60,7 @@ def test_a_verbs_own_hooks_are_resolved_once() -> None:
     assert hooks.component is query.Component
     assert hooks.coordinates and hooks.coordinate is query.Component.coordinate
     assert hooks.plan is query.Component.plan
-    assert hooks_for("REBOOT").hold_seconds({"time": 5, "reboot_timeout": 60}) == 65.0
+    assert hooks_for("REBOOT").hold_seconds(Job("REBOOT", fields={"time": 5, "reboot_timeout": 60})) == 65.0
     assert hooks_of(reboot.Component).coordinates is False
     assert hooks_for("QUEUESENTINEL").queue_sentinel is True
     assert hooks_of(run.Component).queue_sentinel is False
@@ -95,13 +95,13 @@ def test_a_class_not_derived_from_the_base_gets_every_default(components_dir: Pa
     assert issubclass(hooks.component, cls) and issubclass(hooks.component, ComponentBase)
     assert hooks.component.__name__ == "Component" and hooks.component.__doc__ == cls.__doc__
     assert (hooks.queue_sentinel, hooks.coordinates, hooks.hold_seconds({})) == (False, False, 0.0)
-    job = build_job("DUCK", "--timeout 5")
+    job = built("DUCK", "--timeout 5")
     assert (job["timeout"], job["verb"]) == (5, "DUCK")
     reports: list[Message] = []
 
     async def scenario() -> None:
         runner = Runner("n1", cache, reports.append)
-        runner.submit({**job, "job_id": "j1", "parent_id": "p1"})
+        runner.submit(Job.from_dict({**job, "job_id": "j1", "parent_id": "p1"}))
         assert await until(lambda: bool(reports))
         runner.stop()
 

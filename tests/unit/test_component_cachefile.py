@@ -10,7 +10,8 @@ import pytest
 from directord.cache import Cache
 from directord.components import cachefile
 from directord.exceptions import ComponentError, TemplateError
-from directord.orchestration import build_job
+
+from .helpers import built
 
 BASE_ARGS = {"nested": {"keep": 1, "list": ["a"]}, "items": [1, 2], "plain": "old"}
 EXPECTED = {
@@ -28,19 +29,19 @@ def run(cache: Cache, path: str) -> tuple:
 
 # -- server() ------------------------------------------------------------------
 def test_server_field() -> None:
-    job = build_job("CACHEFILE", "/etc/directord/facts.yaml")
+    job = built("CACHEFILE", "/etc/directord/facts.yaml")
     assert job["cachefile"] == "/etc/directord/facts.yaml"
     keys = list(job)
     assert keys[: keys.index("job_sha3_224")] == ["verb", "cachefile", "timeout", "run_once"]
 
 
 def test_server_keeps_a_templated_path() -> None:
-    assert build_job("CACHEFILE", "{{ dir }}/x.yaml")["cachefile"] == "{{ dir }}/x.yaml"
+    assert built("CACHEFILE", "{{ dir }}/x.yaml")["cachefile"] == "{{ dir }}/x.yaml"
 
 
 def test_server_needs_a_path() -> None:
     with pytest.raises(ComponentError):
-        build_job("CACHEFILE", "")
+        built("CACHEFILE", "")
 
 
 def test_not_cacheable_and_locked() -> None:

@@ -19,9 +19,8 @@ from directord.components.services import NodeServices
 from directord.drivers import BackendConnection
 from directord.exceptions import ComponentError
 from directord.models import Control, Message
-from directord.orchestration import build_job
 
-from .helpers import client_in_thread
+from .helpers import built, client_in_thread
 
 SHA = "ab" * 28
 END, FAILED = Control.JOB_END.value, Control.JOB_FAILED.value
@@ -87,7 +86,7 @@ def run(cache: Cache, script: list[Any], identities: list[str]) -> tuple[tuple, 
 
 # -- server() ------------------------------------------------------------------
 def test_server_fields() -> None:
-    job = build_job("JOB_WAIT", f"--identity n1 n2 -- {SHA}")
+    job = built("JOB_WAIT", f"--identity n1 n2 -- {SHA}")
     keys = list(job)
     assert keys[: keys.index("job_sha3_224")] == ["verb", "job_sha", "identity", "timeout", "run_once"]
     assert (job["job_sha"], job["identity"]) == (SHA, ["n1", "n2"])
@@ -95,7 +94,7 @@ def test_server_fields() -> None:
 
 def test_server_requires_identity() -> None:
     with pytest.raises(ComponentError, match="--identity"):
-        build_job("JOB_WAIT", SHA)
+        built("JOB_WAIT", SHA)
 
 
 def test_not_cacheable() -> None:

@@ -13,17 +13,17 @@ from directord.cache import Cache
 from directord.components import arg, lib, query
 from directord.components.services import NodeServices
 from directord.exceptions import ComponentError
+from directord.job import Job
 from directord.models import Control, JobRecord, Message
-from directord.orchestration import build_job
 
-from .helpers import client_in_thread
+from .helpers import built, client_in_thread
 
 NODES = ["n1", "n2", "n3"]
 
 
 # -- server() ------------------------------------------------------------------
 def test_server_fields_and_golden_fingerprint() -> None:
-    job = build_job("QUERY", "test")
+    job = built("QUERY", "test")
     keys = list(job)
     assert keys[: keys.index("job_sha3_224")] == ["verb", "query", "no_wait", "timeout", "run_once"]
     assert (job["query"], job["no_wait"]) == ("test", False)
@@ -31,7 +31,7 @@ def test_server_fields_and_golden_fingerprint() -> None:
 
 
 def test_no_wait_flag() -> None:
-    job = build_job("QUERY", "--no-wait test")
+    job = built("QUERY", "--no-wait test")
     assert (job["query"], job["no_wait"]) == ("test", True)
     assert job["job_sha3_224"] != "1ff48da6d87a9f451029040c02f99cf26efa6614e5af7a20ba53352d"
 
@@ -39,7 +39,7 @@ def test_no_wait_flag() -> None:
 @pytest.mark.parametrize("text", ["", "two words"])
 def test_exactly_one_key_is_required(text: str) -> None:
     with pytest.raises(ComponentError, match="QUERY"):
-        build_job("QUERY", text)
+        built("QUERY", text)
 
 
 def test_not_cacheable() -> None:
@@ -48,23 +48,22 @@ def test_not_cacheable() -> None:
 
 # -- plan() (server) -------------------------------------------------------------
 def test_plan_asks_every_live_node_and_remembers_the_targets() -> None:
-    job: dict[str, Any] = {"verb": "QUERY", "query": "k"}
-    sent_to = query.Component.plan(job, ["n2"], list(NODES))
-    assert sent_to == NODES
-    assert job["requested_targets"] == ["n2"]
-    assert job["query_nodes"] == NODES
+    job = Job("QUERY", fields={"query": "k"})
+    planned = query.Component.plan(job, ["n2"], list(NODES))
+    assert planned.targets == NODES
+    assert planned.fields == {"requested_targets": ["n2"], "query_nodes": NODES}
+    assert job.fields == {"query": "k"}  # the plan adds to the job sent, never to the one given
 
 
 def test_plan_without_explicit_targets_uses_all_live_nodes() -> None:
-    job: dict[str, Any] = {}
-    assert query.Component.plan(job, list(NODES), list(NODES)) == NODES
-    assert job["requested_targets"] == NODES
+    planned = query.Component.plan(Job("QUERY"), list(NODES), list(NODES))
+    assert planned.targets == NODES and planned.fields["requested_targets"] == NODES
 
 
 # -- coordinate() (server) ---------------------------------------------------------
 def record(nodes: list[str] = NODES, key: str = "k") -> JobRecord:
     definition = {"verb": "QUERY", "query": key, "no_wait": False, "parent_id": "parent-1", "job_id": "q1"}
-    return JobRecord(job_id="q1", definition=definition, nodes=list(nodes))
+    return JobRecord(job_id="q1", definition=Job.from_dict(definition), nodes=list(nodes))
 
 
 def answer(rec: JobRecord, node: str, stdout: str | None, control: Control = Control.JOB_PROCESSING) -> None:

@@ -12,9 +12,8 @@ import pytest
 from directord.cache import Cache
 from directord.components import lib, query_wait
 from directord.exceptions import ComponentError
-from directord.orchestration import build_job
 
-from .helpers import client_in_thread
+from .helpers import built, client_in_thread
 
 
 def run(cache: Cache, **job: Any) -> tuple:
@@ -23,20 +22,20 @@ def run(cache: Cache, **job: Any) -> tuple:
 
 # -- server() ------------------------------------------------------------------
 def test_server_fields_defaults() -> None:
-    job = build_job("QUERY_WAIT", "k")
+    job = built("QUERY_WAIT", "k")
     keys = list(job)
     assert keys[: keys.index("job_sha3_224")] == ["verb", "item", "query_timeout", "identity", "timeout", "run_once"]
     assert (job["item"], job["query_timeout"], job["identity"]) == ("k", 600, None)  # None, as the original
 
 
 def test_server_fields_with_options() -> None:
-    job = build_job("QUERY_WAIT", "--query-timeout 5 --identity n1 n2 -- k")
+    job = built("QUERY_WAIT", "--query-timeout 5 --identity n1 n2 -- k")
     assert (job["item"], job["query_timeout"], job["identity"]) == ("k", 5, ["n1", "n2"])
 
 
 def test_server_needs_an_item() -> None:
     with pytest.raises(ComponentError):
-        build_job("QUERY_WAIT", "")
+        built("QUERY_WAIT", "")
 
 
 # -- client() ------------------------------------------------------------------

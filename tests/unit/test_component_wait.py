@@ -14,9 +14,8 @@ from directord.cache import Cache
 from directord.components import lib, wait
 from directord.components.services import NodeServices
 from directord.exceptions import ComponentError, ExecHelp, TemplateError
-from directord.orchestration import build_job
 
-from .helpers import client_in_thread
+from .helpers import built, client_in_thread
 
 FAST = {"retry": 2, "retry_wait": 0.01, "insecure": False}
 
@@ -29,7 +28,7 @@ def fields(job: dict[str, Any]) -> list[str]:
 
 # -- server() ------------------------------------------------------------------
 def test_seconds_fields_in_order() -> None:
-    job = build_job("WAIT", "--seconds 5")
+    job = built("WAIT", "--seconds 5")
     assert fields(job) == ["verb", "seconds", "retry", "retry_wait", "insecure", "timeout", "run_once"]
     assert job["seconds"] == 5
     assert (job["retry"], job["retry_wait"], job["insecure"]) == (30, 1, False)
@@ -37,21 +36,21 @@ def test_seconds_fields_in_order() -> None:
 
 
 def test_url_fields_in_order() -> None:
-    job = build_job("WAIT", "--url --retry 3 --retry-wait 0.5 --insecure https://example.test/health")
+    job = built("WAIT", "--url --retry 3 --retry-wait 0.5 --insecure https://example.test/health")
     assert fields(job) == ["verb", "url", "retry", "retry_wait", "insecure", "timeout", "run_once"]
     assert job["url"] == "https://example.test/health"
     assert (job["retry"], job["retry_wait"], job["insecure"]) == (3, 0.5, True)
 
 
 def test_cmd_fields_and_golden_fingerprint() -> None:
-    job = build_job("WAIT", "--cmd curl -s http://x")
+    job = built("WAIT", "--cmd curl -s http://x")
     assert fields(job) == ["verb", "command", "retry", "retry_wait", "insecure", "timeout", "run_once"]
     assert job["command"] == "curl -s http://x"
     assert job["job_sha3_224"] == "e6b6d4755d69f90d250ad2409a4a497eb3ddf798ba677366a0f9a188"
 
 
 def test_cmd_text_is_kept_verbatim() -> None:
-    job = build_job("WAIT", "--cmd test -f '/tmp/a  b'")
+    job = built("WAIT", "--cmd test -f '/tmp/a  b'")
     assert job["command"] == "test -f '/tmp/a  b'"
 
 
@@ -63,34 +62,34 @@ def test_cmd_text_is_kept_verbatim() -> None:
     "--cmd=test -f /x --retry=2",
 ])
 def test_options_anywhere_around_the_command(text: str) -> None:
-    job = build_job("WAIT", text)
+    job = built("WAIT", text)
     assert (job["command"], job["retry"]) == ("test -f /x", 2)
-    assert job["job_sha3_224"] == build_job("WAIT", "--retry 2 --cmd test -f /x")["job_sha3_224"]
+    assert job["job_sha3_224"] == built("WAIT", "--retry 2 --cmd test -f /x")["job_sha3_224"]
 
 
 def test_a_quoted_command_keeps_wait_option_names() -> None:
-    job = build_job("WAIT", "--timeout 9 --cmd 'curl --timeout 5 --retry 1 http://x'")
+    job = built("WAIT", "--timeout 9 --cmd 'curl --timeout 5 --retry 1 http://x'")
     assert (job["command"], job["timeout"], job["retry"]) == ("curl --timeout 5 --retry 1 http://x", 9, 30)
 
 
 def test_double_dash_ends_the_options() -> None:
-    job = build_job("WAIT", "--retry 1 --cmd -- grep --retry log")
+    job = built("WAIT", "--retry 1 --cmd -- grep --retry log")
     assert (job["command"], job["retry"]) == ("grep --retry log", 1)
 
 
 def test_url_with_options_after_it() -> None:
-    job = build_job("WAIT", "--url https://example.test/h?a=1 --insecure --retry-wait 0.5")
+    job = built("WAIT", "--url https://example.test/h?a=1 --insecure --retry-wait 0.5")
     assert (job["url"], job["insecure"], job["retry_wait"]) == ("https://example.test/h?a=1", True, 0.5)
 
 
 def test_seconds_takes_no_text() -> None:
     with pytest.raises(ComponentError, match="--seconds takes no other text"):
-        build_job("WAIT", "--seconds 5 true")
+        built("WAIT", "--seconds 5 true")
 
 
 def test_exec_help_names_what_cmd_and_url_take() -> None:
     with pytest.raises(ExecHelp) as excinfo:
-        build_job("WAIT", "--exec-help")
+        built("WAIT", "--exec-help")
     text = " ".join(str(excinfo.value).split())
     assert "--url URL" in text and "--cmd CMD" in text and "--retry N" in text
     assert "Options may appear anywhere." in text
@@ -99,24 +98,24 @@ def test_exec_help_names_what_cmd_and_url_take() -> None:
 @pytest.mark.parametrize("text", ["--url", "--cmd", "--url   ", "--retry 2 --cmd"])
 def test_url_or_cmd_without_text_is_rejected(text: str) -> None:
     with pytest.raises(ComponentError, match="need a URL or command"):
-        build_job("WAIT", text)
+        built("WAIT", text)
 
 
 @pytest.mark.parametrize("text", ["", "--retry 2", "just some text"])
 def test_one_mode_is_required(text: str) -> None:
     with pytest.raises(ComponentError, match="one of the arguments --seconds --url --cmd is required"):
-        build_job("WAIT", text)
+        built("WAIT", text)
 
 
 @pytest.mark.parametrize("text", ["--seconds 1 --url http://x", "--url --cmd true", "--cmd --seconds 2 true"])
 def test_modes_are_mutually_exclusive(text: str) -> None:
     with pytest.raises(ComponentError, match="not allowed with argument"):
-        build_job("WAIT", text)
+        built("WAIT", text)
 
 
 def test_seconds_must_be_a_number() -> None:
     with pytest.raises(ComponentError, match="seconds"):
-        build_job("WAIT", "--seconds soon")
+        built("WAIT", "--seconds soon")
 
 
 # -- client(): seconds -----------------------------------------------------------

@@ -28,10 +28,10 @@ from directord.components import (
     workdir,
 )
 from directord.exceptions import ComponentError, DirectordError, ExecHelp, TemplateError
+from directord.job import Job
 from directord.models import Control, Message
-from directord.orchestration import build_job
 
-from .helpers import until
+from .helpers import built, until
 
 
 def parsed(component: ComponentBase, text: Any, arg_vars: dict[str, Any] | None = None) -> Any:
@@ -77,7 +77,7 @@ def test_unknown_leading_option_is_rejected() -> None:
         parsed(run.Component(), "--bogus echo hi")
     assert excinfo.value.exit_code == 2
     with pytest.raises(ComponentError, match="--nope"):
-        build_job("RUN", "--timeout 5 --nope echo hi")
+        built("RUN", "--timeout 5 --nope echo hi")
 
 
 def test_bad_option_value_is_rejected() -> None:
@@ -110,7 +110,7 @@ def test_exec_array_list_is_joined() -> None:
 @pytest.mark.parametrize("verb", ["RUN", "ARG", "ENV", "WORKDIR", "CACHEEVICT"])
 def test_exec_help_raises_with_usage_text(verb: str) -> None:
     with pytest.raises(ExecHelp) as excinfo:
-        build_job(verb, "--exec-help")
+        built(verb, "--exec-help")
     text = str(excinfo.value)
     assert text.startswith(f"usage: {verb}")
     assert "--timeout" in text and "--skip-cache" in text
@@ -128,15 +128,14 @@ def test_sanitized_args_flattens_and_splits() -> None:
 
 # -- server() fields -------------------------------------------------------------
 def test_run_server_fields_in_upstream_order() -> None:
-    job = build_job("RUN", "--no-block --retry 3 --stderr-arg e sleep 1")
-    assert list(job)[:8] == ["verb", "stderr_arg", "no_block", "retry", "command", "timeout", "run_once",
-                             "job_sha3_224"]
+    job = built("RUN", "--no-block --retry 3 --stderr-arg e sleep 1")
+    assert list(job)[:5] == ["verb", "stderr_arg", "no_block", "retry", "command"]
     assert (job["no_block"], job["retry"], job["command"], job["stderr_arg"]) == (True, 3, "sleep 1", "e")
 
 
 def test_run_without_command_is_rejected() -> None:
     with pytest.raises(ComponentError, match="no command"):
-        build_job("RUN", "--timeout 5")
+        built("RUN", "--timeout 5")
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -150,14 +149,14 @@ def test_run_without_command_is_rejected() -> None:
     ("path /etc/x", "/etc/x"),
 ])
 def test_arg_values_are_python_literals_when_they_parse(text: str, value: Any) -> None:
-    job = build_job("ARG", text)
+    job = built("ARG", text)
     key = text.split()[0]
     assert job["args"] == {key: value}
     assert "extend_args" not in job
 
 
 def test_arg_extend_args_field() -> None:
-    job = build_job("ARG", "--extend-args k [1]")
+    job = built("ARG", "--extend-args k [1]")
     assert list(job)[:3] == ["verb", "extend_args", "args"]
     assert job["extend_args"] is True
 
@@ -165,50 +164,50 @@ def test_arg_extend_args_field() -> None:
 @pytest.mark.parametrize("text", ["keyonly", ""])
 def test_arg_needs_key_and_value(text: str) -> None:
     with pytest.raises(ComponentError):
-        build_job("ARG", text)
+        built("ARG", text)
 
 
 def test_env_server_stringifies() -> None:
-    job = build_job("ENV", "N 5")
+    job = built("ENV", "N 5")
     assert job["envs"] == {"N": "5"}
-    assert build_job("ENV", "L [1, 2]")["envs"] == {"L": "[1, 2]"}
-    assert build_job("ENV", "S some text")["envs"] == {"S": "some text"}
+    assert built("ENV", "L [1, 2]")["envs"] == {"L": "[1, 2]"}
+    assert built("ENV", "S some text")["envs"] == {"S": "some text"}
 
 
 def test_workdir_server_fields() -> None:
-    job = build_job("WORKDIR", "--chown alice:staff --chmod 0750 /opt/app")
+    job = built("WORKDIR", "--chown alice:staff --chmod 0750 /opt/app")
     assert list(job)[:5] == ["verb", "user", "group", "mode", "workdir"]
     assert (job["user"], job["group"], job["mode"], job["workdir"]) == ("alice", "staff", 0o750, "/opt/app")
-    only_user = build_job("WORKDIR", "--chown alice /opt/app")
+    only_user = built("WORKDIR", "--chown alice /opt/app")
     assert only_user["user"] == "alice" and only_user["group"] is None
-    plain = build_job("WORKDIR", "/opt/app")
+    plain = built("WORKDIR", "/opt/app")
     assert "user" not in plain and "mode" not in plain
 
 
 def test_workdir_server_rejects_bad_input() -> None:
     with pytest.raises(ComponentError, match="octal"):
-        build_job("WORKDIR", "--chmod 9z /opt/app")
+        built("WORKDIR", "--chmod 9z /opt/app")
     with pytest.raises(ComponentError, match="required: PATH"):
-        build_job("WORKDIR", "--chmod 0755")
+        built("WORKDIR", "--chmod 0755")
     with pytest.raises(ComponentError, match="expected one PATH"):
-        build_job("WORKDIR", "/opt/my app")
+        built("WORKDIR", "/opt/my app")
 
 
 def test_workdir_options_before_or_after_the_path() -> None:
-    after = build_job("WORKDIR", "/opt/app --chmod 0750 --chown alice:staff")
-    before = build_job("WORKDIR", "--chown alice:staff --chmod 0750 /opt/app")
+    after = built("WORKDIR", "/opt/app --chmod 0750 --chown alice:staff")
+    before = built("WORKDIR", "--chown alice:staff --chmod 0750 /opt/app")
     fields = ("user", "group", "mode", "workdir", "job_sha3_224")
     assert [after[k] for k in fields] == [before[k] for k in fields] == ["alice", "staff", 0o750, "/opt/app",
                                                                          before["job_sha3_224"]]
 
 
 def test_workdir_path_quoted_or_templated() -> None:
-    assert build_job("WORKDIR", '"/opt/my app" --chmod 0700')["workdir"] == "/opt/my app"
-    assert build_job("WORKDIR", "/opt/{{ name }}/data")["workdir"] == "/opt/{{ name }}/data"
+    assert built("WORKDIR", '"/opt/my app" --chmod 0700')["workdir"] == "/opt/my app"
+    assert built("WORKDIR", "/opt/{{ name }}/data")["workdir"] == "/opt/{{ name }}/data"
 
 
 def test_chown_group_only_keeps_the_group() -> None:
-    job = build_job("WORKDIR", "--chown :staff /opt/app")
+    job = built("WORKDIR", "--chown :staff /opt/app")
     assert (job["user"], job["group"]) == ("", "staff")  # "" leaves the owner as it is
 
 
@@ -234,7 +233,7 @@ def test_chown_group_only_keeps_the_group() -> None:
 ])
 def test_exec_help_states_where_options_go(verb: str, rule: str) -> None:
     with pytest.raises(ExecHelp) as excinfo:
-        build_job(verb, "--exec-help")
+        built(verb, "--exec-help")
     assert rule in " ".join(str(excinfo.value).split())
 
 
@@ -247,18 +246,18 @@ def test_split_words_keeps_quotes_and_template_spans_whole() -> None:
 
 
 def test_option_only_verbs_take_options_between_positionals() -> None:
-    job = build_job("DNF", "vim --latest tmux --exclude kernel")
+    job = built("DNF", "vim --latest tmux --exclude kernel")
     assert (job["packages"], job["state"], job["exclude"]) == (["vim", "tmux"], "latest", "kernel")
-    job = build_job("SERVICE", "sshd --restarted crond --enable")
+    job = built("SERVICE", "sshd --restarted crond --enable")
     assert (job["services"], job["running"], job["state"]) == (["sshd", "crond"], "restart", "enable")
     with pytest.raises(ComponentError, match="--bogus"):
-        build_job("DNF", "vim --bogus")
+        built("DNF", "vim --bogus")
 
 
 def test_cacheevict_server_field() -> None:
-    assert build_job("CACHEEVICT", "jobs")["cacheevict"] == "jobs"
+    assert built("CACHEEVICT", "jobs")["cacheevict"] == "jobs"
     with pytest.raises(ComponentError):
-        build_job("CACHEEVICT", "")
+        built("CACHEEVICT", "")
 
 
 # -- RUN client ---------------------------------------------------------------
@@ -292,7 +291,7 @@ def test_a_template_error_fails_the_job_with_its_message(cache: Cache, tmp_path:
 
     async def scenario() -> None:
         runner = Runner("n1", cache, reports.append)
-        runner.submit({"verb": "RUN", "command": "echo {{ missing }}", "job_id": "j1", "parent_id": "p1"})
+        runner.submit(Job("RUN", job_id="j1", parent_id="p1", fields={"command": "echo {{ missing }}"}))
         assert await until(lambda: bool(reports))
         runner.stop()
 

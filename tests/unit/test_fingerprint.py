@@ -12,7 +12,9 @@ import pytest
 
 from directord import fingerprint
 from directord.fingerprint import file_sha3_224, object_sha3_224
-from directord.orchestration import build_job, fingerprint_rows, orchestration_jobs
+from directord.orchestration import fingerprint_rows
+
+from .helpers import built, built_jobs
 
 
 def test_object_golden_vector() -> None:
@@ -39,13 +41,13 @@ def test_run_job_dict_golden_vector() -> None:
 
 
 def test_run_job_built_from_text_matches_golden_vector() -> None:
-    job = build_job("RUN", "long '{{ jinja }}' quoted string string")
+    job = built("RUN", "long '{{ jinja }}' quoted string string")
     assert job["command"] == "long '{{ jinja }}' quoted string string"
     assert job["job_sha3_224"] == "9bbc435b49b5104da33093b22402c75a263a2d1665bcfc6faa29249e"
 
 
 def test_arg_golden_vector() -> None:
-    job = build_job("ARG", "key value")
+    job = built("ARG", "key value")
     assert job["args"] == {"key": "value"}
     assert job["job_sha3_224"] == "a5d63364114e96a96e5be4261f31a9bc0a45ecd2d5edba11336dd896"
     literal = {"verb": "ARG", "args": {"key": "value"}, "timeout": 600, "run_once": False}
@@ -68,7 +70,7 @@ def test_orchestration_golden_vector() -> None:
     ],
 )
 def test_run_command_golden_vectors(execute: str, expected: str) -> None:
-    job = build_job("RUN", execute)
+    job = built("RUN", execute)
     # build_job adds timeout and run_once before hashing.
     assert job["timeout"] == 600
     assert job["run_once"] is False
@@ -76,37 +78,36 @@ def test_run_command_golden_vectors(execute: str, expected: str) -> None:
 
 
 def test_run_with_vars_golden_vector() -> None:
-    job = build_job("RUN", "echo x", {"stdout_arg": "o", "timeout": 5})
+    job = built("RUN", "echo x", {"stdout_arg": "o", "timeout": 5})
     assert job["stdout_arg"] == "o"
     assert job["timeout"] == 5
     assert job["job_sha3_224"] == "c8187de3f789f89043f8ea6d806c5280d614d9516e4e9564a2cc6a75"
 
 
 def test_job_sha_ignores_fields_added_after_hashing() -> None:
-    plain = build_job("RUN", "command3")
-    extra = build_job(
-        "RUN", "command3", ignore_cache=True, return_raw=True,
+    plain = built("RUN", "command3")
+    extra = built(
+        "RUN", "command3", ignore_cache=True,
         extra={"targets": ["n1"], "parent_id": "p", "job_name": "named", "restrict": ["x"]},
     )
     assert extra["skip_cache"] is True
-    assert extra["return_raw"] is True
     assert extra["targets"] == ["n1"]
     assert extra["job_sha3_224"] == plain["job_sha3_224"]
 
 
 def test_job_sha_covers_the_sha_relevant_fields() -> None:
-    base = build_job("RUN", "command3")["job_sha3_224"]
-    assert build_job("RUN", "--timeout 5 command3")["job_sha3_224"] != base
-    assert build_job("RUN", "--run-once command3")["job_sha3_224"] != base
-    assert build_job("RUN", "command4")["job_sha3_224"] != base
+    base = built("RUN", "command3")["job_sha3_224"]
+    assert built("RUN", "--timeout 5 command3")["job_sha3_224"] != base
+    assert built("RUN", "--run-once command3")["job_sha3_224"] != base
+    assert built("RUN", "command4")["job_sha3_224"] != base
     # --skip-cache is not part of the fingerprint.
-    assert build_job("RUN", "--skip-cache command3")["job_sha3_224"] == base
+    assert built("RUN", "--skip-cache command3")["job_sha3_224"] == base
 
 
 def test_text_runs_verbatim_but_is_fingerprinted_collapsed() -> None:
     # The command keeps its quoting, spacing and newlines; the fingerprint is
     # taken over the whitespace-collapsed text, as the original hashed it.
-    job = build_job("RUN", "echo a\necho   'b  c'\n")
+    job = built("RUN", "echo a\necho   'b  c'\n")
     assert job["command"] == "echo a\necho   'b  c'"
     expected = object_sha3_224({
         "verb": "RUN", "no_block": False, "retry": 1, "command": "echo a echo 'b c'",
@@ -116,21 +117,21 @@ def test_text_runs_verbatim_but_is_fingerprinted_collapsed() -> None:
 
 
 def test_arg_value_runs_verbatim_but_is_fingerprinted_collapsed() -> None:
-    job = build_job("ARG", 's "a  b"')
+    job = built("ARG", 's "a  b"')
     assert job["args"] == {"s": "a  b"}
     assert job["job_sha3_224"] == object_sha3_224({"verb": "ARG", "args": {"s": "a b"}, "timeout": 600,
                                                    "run_once": False})
 
 
 def test_env_fingerprint_uses_the_unconverted_value() -> None:
-    job = build_job("ENV", "PORT 8080")
+    job = built("ENV", "PORT 8080")
     assert job["envs"] == {"PORT": "8080"}  # stored as text for the environment
     assert job["job_sha3_224"] == object_sha3_224({"verb": "ENV", "envs": {"PORT": 8080}, "timeout": 600,
                                                    "run_once": False})
 
 
 def test_options_inside_the_command_stay_in_the_command() -> None:
-    job = build_job("RUN", "echo --timeout 5 hi")
+    job = built("RUN", "echo --timeout 5 hi")
     assert job["command"] == "echo --timeout 5 hi"
     assert job["timeout"] == 600
 
@@ -343,11 +344,11 @@ def golden_dir(monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.mark.parametrize(("verb", "text", "arg_vars", "expected"), GOLDEN_JOBS)
 def test_job_fingerprint_equals_directord_0_12(golden_dir: str, verb: str, text: str,
                                                arg_vars: dict[str, Any] | None, expected: str) -> None:
-    assert build_job(verb, text, copy.deepcopy(arg_vars))["job_sha3_224"] == expected
+    assert built(verb, text, copy.deepcopy(arg_vars))["job_sha3_224"] == expected
 
 
 def test_add_hashes_the_absolute_source_path(golden_dir: str) -> None:
-    job = build_job("ADD", "--blueprint a.j2 /etc/x.conf --chown root --chmod 0600")
+    job = built("ADD", "--blueprint a.j2 /etc/x.conf --chown root --chmod 0600")
     assert job["from"] == [f"{golden_dir}/a.j2"]
     assert (job["to"], job["user"], job["group"], job["mode"], job["blueprint"]) == ("/etc/x.conf", "root", None,
                                                                                     0o600, True)
@@ -380,7 +381,7 @@ GOLDEN_ORCHESTRATION_JOBS = [
 
 
 def test_orchestration_fingerprints_equal_directord_0_12() -> None:
-    jobs = orchestration_jobs(copy.deepcopy(GOLDEN_ORCHESTRATIONS))
+    jobs = built_jobs(copy.deepcopy(GOLDEN_ORCHESTRATIONS))
     assert [(j["verb"], j["job_sha3_224"], j["parent_sha3_224"]) for j in jobs] == GOLDEN_ORCHESTRATION_JOBS
 
 

@@ -9,12 +9,12 @@ import pytest
 from directord.datastores.file import FileDatastore
 from directord.datastores.memory import MemoryDatastore
 from directord.exceptions import NotFound
+from directord.job import Job
 from directord.server.jobs import JobTable
 
 
 def submit(table: JobTable, job_id: str, callback: bool = False) -> None:
-    job = {"verb": "ARG" if callback else "RUN", "job_id": job_id, **({"callback": True} if callback else {})}
-    table.create(job, ["n1"])
+    table.create(Job("ARG" if callback else "RUN", job_id=job_id, callback=callback), ["n1"])
 
 
 @pytest.fixture(params=["memory", "file"])

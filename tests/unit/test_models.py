@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from directord.job import Job
 from directord.models import FINAL_STATES, Control, JobRecord, Message, Node, Status
 
 END, FAILED, PROCESSING, NULL = (Control.JOB_END.value, Control.JOB_FAILED.value,
@@ -14,7 +15,7 @@ END, FAILED, PROCESSING, NULL = (Control.JOB_END.value, Control.JOB_FAILED.value
 
 def record(nodes: tuple[str, ...] = ("a", "b", "c"), **definition: object) -> JobRecord:
     defn = {"verb": "RUN", "job_sha3_224": "sha", "command": "echo hi", **definition}
-    return JobRecord("job-1", defn, list(nodes), created=100.0)
+    return JobRecord("job-1", Job.from_dict({"job_id": "job-1", **defn}), list(nodes), created=100.0)
 
 
 def msg(control: str, *, info: str | None = None, stdout: str | None = None,

@@ -11,7 +11,9 @@ import pytest
 from directord import orchestration
 from directord.exceptions import OrchestrationError
 from directord.fingerprint import object_sha3_224
-from directord.orchestration import fingerprint_rows, load_orchestrations, orchestration_jobs
+from directord.orchestration import fingerprint_rows, load_orchestrations
+
+from .helpers import built_jobs
 
 
 @pytest.fixture
@@ -121,7 +123,7 @@ def test_billion_laughs_is_refused(write: Any) -> None:
 
 # -- targets ------------------------------------------------------------------
 def targets_of(orchestrations: list[dict[str, Any]], cli: list[str] | None = None) -> list[Any]:
-    return [job.get("targets") for job in orchestration_jobs(orchestrations, defined_targets=cli)]
+    return [job.get("targets") for job in built_jobs(orchestrations, defined_targets=cli)]
 
 
 def test_target_precedence() -> None:
@@ -140,7 +142,7 @@ def test_target_precedence() -> None:
 
 
 def test_no_targets_means_all_nodes() -> None:
-    job, = orchestration_jobs([{"jobs": [{"RUN": "x"}]}])
+    job, = built_jobs([{"jobs": [{"RUN": "x"}]}])
     assert "targets" not in job
 
 
@@ -151,8 +153,8 @@ def test_cli_targets_are_deduplicated_in_order() -> None:
 def test_orchestration_is_not_modified() -> None:
     orchestrations = [{"assign": ["a1"], "jobs": [{"RUN": "x", "assign": ["j1"], "name": "n", "vars": {"timeout": 3}}]}]
     snapshot = repr(orchestrations)
-    orchestration_jobs(orchestrations)
-    orchestration_jobs(orchestrations)
+    built_jobs(orchestrations)
+    built_jobs(orchestrations)
     assert repr(orchestrations) == snapshot
 
 
@@ -163,7 +165,7 @@ def test_parent_fields() -> None:
     second = {"targets": ["test1", "test2", "test3"],
               "jobs": [{"RUN": "command1"}, {"RUN": "command2"}, {"RUN": "command3"}]}
     parent_sha_first = object_sha3_224(first)
-    jobs = orchestration_jobs([first, second])
+    jobs = built_jobs([first, second])
     assert len(jobs) == 5
     a, b, c, d, e = jobs
     assert a["parent_id"] == b["parent_id"]
@@ -180,21 +182,21 @@ def test_parent_fields() -> None:
 
 def test_parent_ids_are_new_on_every_run() -> None:
     orchestrations = [{"jobs": [{"RUN": "x"}]}]
-    assert orchestration_jobs(orchestrations)[0]["parent_id"] != orchestration_jobs(orchestrations)[0]["parent_id"]
+    assert built_jobs(orchestrations)[0]["parent_id"] != built_jobs(orchestrations)[0]["parent_id"]
 
 
 def test_parent_sha_is_taken_before_vars_name_and_assign_are_removed() -> None:
     plain = {"jobs": [{"RUN": "x"}]}
     decorated = {"jobs": [{"RUN": "x", "vars": {"timeout": 600}, "name": "n", "assign": ["a"]}]}
-    plain_job, = orchestration_jobs([plain])
-    decorated_job, = orchestration_jobs([decorated])
+    plain_job, = built_jobs([plain])
+    decorated_job, = built_jobs([decorated])
     assert decorated_job["parent_sha3_224"] == object_sha3_224(decorated)
     assert decorated_job["parent_sha3_224"] != plain_job["parent_sha3_224"]
     assert decorated_job["job_sha3_224"] == plain_job["job_sha3_224"]
 
 
 def test_job_vars_are_applied() -> None:
-    job, = orchestration_jobs([{"jobs": [{"RUN": "echo x", "vars": {"stdout_arg": "o", "timeout": 5}}]}])
+    job, = built_jobs([{"jobs": [{"RUN": "echo x", "vars": {"stdout_arg": "o", "timeout": 5}}]}])
     assert job["timeout"] == 5 and job["stdout_arg"] == "o"
     assert job["job_sha3_224"] == "c8187de3f789f89043f8ea6d806c5280d614d9516e4e9564a2cc6a75"
 
@@ -204,33 +206,34 @@ def test_job_vars_are_applied() -> None:
     (False, False), ("no", False), ("false", False), ("0", False), (0, False),
 ])
 def test_async(value: Any, expected: bool) -> None:
-    job, = orchestration_jobs([{"async": value, "jobs": [{"RUN": "x"}]}])
+    job, = built_jobs([{"async": value, "jobs": [{"RUN": "x"}]}])
     assert bool(job.get("parent_async")) is expected
 
 
 def test_force_async() -> None:
-    jobs = orchestration_jobs([{"async": False, "jobs": [{"RUN": "x"}]}, {"jobs": [{"RUN": "y"}]}],
+    jobs = built_jobs([{"async": False, "jobs": [{"RUN": "x"}]}, {"jobs": [{"RUN": "y"}]}],
                               force_async=True)
     assert [job["parent_async"] for job in jobs] == [True, True]
 
 
-def test_restrict_ignore_cache_and_return_raw_are_copied() -> None:
+def test_restrict_and_ignore_cache_are_copied() -> None:
     orchestrations = [{"jobs": [{"RUN": "x"}, {"RUN": "--skip-cache y"}]}]
-    plain = orchestration_jobs(orchestrations)
+    plain = built_jobs(orchestrations)
     assert [job["skip_cache"] for job in plain] == [False, True]
-    assert all("restrict" not in job and job["return_raw"] is False for job in plain)
-    jobs = orchestration_jobs(orchestrations, restrict=["sha1", "sha2"], ignore_cache=True, return_raw=True)
+    assert all("restrict" not in job and "return_raw" not in job for job in plain)
+    jobs = built_jobs(orchestrations, restrict=["sha1", "sha2"], ignore_cache=True)
     assert [job["restrict"] for job in jobs] == [["sha1", "sha2"], ["sha1", "sha2"]]
     assert [job["skip_cache"] for job in jobs] == [True, True]
-    assert [job["return_raw"] for job in jobs] == [True, True]
     assert [job["job_sha3_224"] for job in jobs] == [job["job_sha3_224"] for job in plain]
 
 
 def test_job_fields_order() -> None:
-    job, = orchestration_jobs([{"name": "p", "async": True, "targets": ["n1"],
+    job, = built_jobs([{"name": "p", "async": True, "targets": ["n1"],
                                 "jobs": [{"RUN": "x", "name": "j"}]}], restrict=["s"])
-    assert list(job)[-10:] == ["job_sha3_224", "return_raw", "skip_cache", "targets", "parent_async",
-                               "parent_id", "parent_sha3_224", "parent_name", "job_name", "restrict"]
+    assert list(job)[:4] == ["verb", "no_block", "retry", "command"]  # the verb's fields first, then the common ones
+    assert (job["targets"], job["parent_async"], job["parent_name"], job["job_name"], job["restrict"]) == (
+        ["n1"], True, "p", "j", ["s"])
+    assert len(job["parent_sha3_224"]) == len(job["job_sha3_224"]) == 56 and job["parent_id"] != job["job_id"]
 
 
 # -- --finger-print rows -------------------------------------------------------------
@@ -248,8 +251,8 @@ def test_fingerprint_rows() -> None:
     assert rows[0][3] == short
     assert rows[1][3] == "y" * 27 + "..."
     assert len(rows[1][3]) == 30
-    assert rows[0][4] == orchestration_jobs([{"jobs": [{"RUN": short}]}])[0]["job_sha3_224"]
-    assert rows[1][4] == orchestration_jobs([{"jobs": [{"RUN": exact}]}])[0]["job_sha3_224"]
+    assert rows[0][4] == built_jobs([{"jobs": [{"RUN": short}]}])[0]["job_sha3_224"]
+    assert rows[1][4] == built_jobs([{"jobs": [{"RUN": exact}]}])[0]["job_sha3_224"]
     assert [row[5] for row in rows] == ["", "named job", ""]
     assert rows[2][4] == "40a7e8a1ca03e22337791ff51665494440c5463269c88228caa49bc3"
 
@@ -257,11 +260,11 @@ def test_fingerprint_rows() -> None:
 def test_fingerprint_rows_keep_the_verb_as_written() -> None:
     rows = fingerprint_rows([{"jobs": [{"run": "echo hi"}]}])
     assert rows[0][2] == "run"
-    assert orchestration_jobs([{"jobs": [{"run": "echo hi"}]}])[0]["verb"] == "run"
+    assert built_jobs([{"jobs": [{"run": "echo hi"}]}])[0]["verb"] == "run"
 
 
 def test_unknown_verb_in_orchestration() -> None:
     from directord.exceptions import PluginNotFound
 
     with pytest.raises(PluginNotFound, match="NOPE"):
-        orchestration_jobs([{"jobs": [{"NOPE": "x"}]}])
+        built_jobs([{"jobs": [{"NOPE": "x"}]}])

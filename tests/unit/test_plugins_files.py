@@ -18,8 +18,10 @@ from directord.client.runner import Runner
 from directord.components import ComponentBase
 from directord.components import run as builtin_run
 from directord.exceptions import PluginNotFound
+from directord.job import Job
 from directord.models import Control, Message
-from directord.orchestration import build_job
+
+from .helpers import built
 
 UPSTREAM_STYLE = textwrap.dedent('''\
     """A component written for the original Directord."""
@@ -100,7 +102,7 @@ def test_upstream_style_file_loads_and_runs(components_dir: Path, cache: Cache) 
     assert issubclass(component_class, ComponentBase)
     assert plugins.load_component("GREET") is component_class  # imported once per version
 
-    job = build_job("GREET", "--loud world peace")
+    job = built("GREET", "--loud world peace")
     assert (job["verb"], job["loud"], job["name"]) == ("GREET", True, "world peace")
     assert component_class().client(cache, job) == ("HELLO WORLD PEACE", None, True, None)
 
@@ -234,9 +236,9 @@ def test_runner_reports_a_component_whose_constructor_raises(components_dir: Pat
 
     async def scenario() -> None:
         runner = Runner("n1", cache, reports.append)
-        runner.submit({"verb": "BADINIT", "job_id": "j1", "parent_id": "p1"})
-        runner.submit({"verb": "RUN", "command": "echo after", "job_id": "j2", "parent_id": "p2",
-                       "skip_cache": True})
+        runner.submit(Job("BADINIT", job_id="j1", parent_id="p1"))
+        runner.submit(Job.from_dict({"verb": "RUN", "command": "echo after", "job_id": "j2", "parent_id": "p2",
+                                     "skip_cache": True}))
         deadline = time.monotonic() + 1
         while len(reports) < 2:
             if time.monotonic() > deadline:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from directord.client.runner import GENERAL_QUEUE, queue_name
+from directord.job import Job
 
 
 @pytest.mark.parametrize(("job", "expected"), [
@@ -19,7 +20,7 @@ from directord.client.runner import GENERAL_QUEUE, queue_name
     ({"job_id": "j1", "parent_id": "p1", "parent_async": True, "parent_async_bypass": True}, "q_bypass_p1"),
 ])
 def test_queue_name(job: dict[str, object], expected: str) -> None:
-    assert queue_name(job) == expected
+    assert queue_name(Job.from_dict({"verb": "RUN", **job})) == expected
 
 
 def test_general_queue_name_is_upstreams() -> None:
@@ -27,12 +28,12 @@ def test_general_queue_name_is_upstreams() -> None:
 
 
 def test_non_async_parents_share_one_queue() -> None:
-    names = {queue_name({"job_id": f"j{i}", "parent_id": f"p{i}"}) for i in range(5)}
+    names = {queue_name(Job("RUN", job_id=f"j{i}", parent_id=f"p{i}")) for i in range(5)}
     assert names == {GENERAL_QUEUE}
 
 
 def test_async_parents_get_one_queue_each_shared_by_their_jobs() -> None:
-    first = [queue_name({"job_id": f"a{i}", "parent_id": "pa", "parent_async": True}) for i in range(3)]
-    second = queue_name({"job_id": "b0", "parent_id": "pb", "parent_async": True})
+    first = [queue_name(Job("RUN", job_id=f"a{i}", parent_id="pa", parent_async=True)) for i in range(3)]
+    second = queue_name(Job("RUN", job_id="b0", parent_id="pb", parent_async=True))
     assert set(first) == {"q_async_pa"}
     assert second == "q_async_pb"

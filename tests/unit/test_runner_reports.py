@@ -9,6 +9,7 @@ import pytest
 from directord.cache import Cache
 from directord.client import runner as runner_module
 from directord.client.runner import Runner
+from directord.job import Job
 from directord.models import Control, Message
 from directord.orchestration import build_job
 
@@ -18,10 +19,8 @@ END = Control.JOB_END.value
 SLOW_BATCH = 3.0  # a batch window far longer than any wait below
 
 
-def job(text: str, job_id: str) -> dict:
-    spec = build_job("RUN", f"--skip-cache {text}")
-    spec.update(job_id=job_id, parent_id=f"p-{job_id}")
-    return spec
+def job(text: str, job_id: str) -> Job:
+    return build_job("RUN", f"--skip-cache {text}").replace(job_id=job_id, parent_id=f"p-{job_id}")
 
 
 @pytest.fixture

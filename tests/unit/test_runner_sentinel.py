@@ -10,6 +10,7 @@ import pytest
 
 from directord.cache import Cache
 from directord.client.runner import Runner, idempotency_key
+from directord.job import Job
 from directord.models import Control, Message
 from directord.orchestration import build_job
 
@@ -18,10 +19,8 @@ from .helpers import until
 END, FAILED = Control.JOB_END.value, Control.JOB_FAILED.value
 
 
-def make_job(verb: str, text: str, job_id: str, parent: str, **extra: Any) -> dict[str, Any]:
-    spec = build_job(verb, text)
-    spec.update(job_id=job_id, parent_id=parent, **extra)
-    return spec
+def make_job(verb: str, text: str, job_id: str, parent: str, **extra: Any) -> Job:
+    return build_job(verb, text).replace(job_id=job_id, parent_id=parent, **extra)
 
 
 class Reports(list):
@@ -155,22 +154,22 @@ def test_purged_parent_stays_failed_after_its_running_job_succeeds(runner: Runne
 
 # -- idempotency -----------------------------------------------------------------
 def test_idempotency_key() -> None:
-    assert idempotency_key({"job_sha3_224": "abc"}) == "abc"
-    assert idempotency_key({"job_sha3_224": "abc", "content_sha3_224": None}) == "abc"
-    assert idempotency_key({"job_sha3_224": "abc", "content_sha3_224": "def"}) == "abc:def"
-    assert idempotency_key({}) == ""
+    assert idempotency_key(Job("RUN", job_sha3_224="abc")) == "abc"
+    assert idempotency_key(Job("RUN", job_sha3_224="abc", fields={"content_sha3_224": None})) == "abc"
+    assert idempotency_key(Job("RUN", job_sha3_224="abc", fields={"content_sha3_224": "def"})) == "abc:def"
+    assert idempotency_key(Job("RUN")) == ""
 
 
-def _run_once(runner: Runner, job: dict[str, Any]) -> Message:
+def _run_once(runner: Runner, job: Job) -> Message:
     reports = reports_of(runner)
 
     async def scenario() -> None:
         runner.submit(job)
-        assert await until(lambda: reports.done(job["job_id"]))
+        assert await until(lambda: reports.done(job.job_id))
         runner.stop()
 
     asyncio.run(scenario())
-    (message,) = reports.final(job["job_id"])
+    (message,) = reports.final(job.job_id)
     return message
 
 
@@ -204,9 +203,9 @@ def test_previous_failure_is_not_a_hit(runner: Runner, cache: Cache, tmp_path: P
 def test_changed_content_is_not_a_hit(runner: Runner, cache: Cache, tmp_path: Path) -> None:
     """The fingerprint alone matched, but the job carries a new content hash."""
     marker = tmp_path / "ran"
-    job = make_job("RUN", f"touch {marker}", "j1", "p1", content_sha3_224="c" * 56)
-    cache.set(job["job_sha3_224"], END)
-    cache.set(f"{job['job_sha3_224']}:{'d' * 56}", END)
+    job = make_job("RUN", f"touch {marker}", "j1", "p1", fields={"content_sha3_224": "c" * 56})
+    cache.set(job.job_sha3_224, END)
+    cache.set(f"{job.job_sha3_224}:{'d' * 56}", END)
     message = _run_once(runner, job)
     assert message.info != "task skipped"
     assert marker.exists()
@@ -218,7 +217,7 @@ def test_success_is_recorded_and_the_repeat_skipped(cache: Cache, tmp_path: Path
     first = Runner("n1", cache, Reports().append)
     job = make_job("RUN", f"echo x >> {marker}", "j1", "p1")
     assert _run_once(first, job).control == END
-    assert cache.get(job["job_sha3_224"]) == END
+    assert cache.get(job.job_sha3_224) == END
     assert cache.get("p1") == END
     second = Runner("n1", cache, Reports().append)
     repeat = make_job("RUN", f"echo x >> {marker}", "j2", "p2")

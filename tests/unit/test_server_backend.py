@@ -17,6 +17,7 @@ from directord import config, transfer, wire
 from directord.datastores.memory import MemoryDatastore
 from directord.drivers import ClientTransport
 from directord.drivers.memory import MemoryDriver
+from directord.job import Job
 from directord.models import Control, Message
 from directord.server import backend
 from directord.server.backend import BackendService, transfer_sources
@@ -45,7 +46,7 @@ def add_job(table: JobTable, source: Path | str, job_id: str = "j1", nodes: tupl
             **extra: Any) -> None:
     definition = {"verb": "ADD", "job_id": job_id, "parent_id": job_id, "from": [str(source)], "to": "/dest",
                   **extra}
-    table.create(definition, list(nodes))
+    table.create(Job.from_dict(definition), list(nodes))
 
 
 def ask(service: BackendService, message: Message) -> Message:
@@ -118,7 +119,7 @@ def test_reply_survives_the_wire(table: JobTable, source: Path) -> None:
 def test_component_file_path_is_allowed(table: JobTable, tmp_path: Path) -> None:
     path = tmp_path / "greet.py"
     path.write_bytes(b"class Component: pass\n")
-    table.create({"verb": "GREET", "job_id": "j1", "component": {"name": "greet", "path": str(path)}}, ["n1"])
+    table.create(Job("GREET", job_id="j1", component={"name": "greet", "path": str(path)}), ["n1"])
     assert transfer_sources(table.running("j1").definition) == {str(path)}
     reply = ask(BackendService(None, table), chunk_request(path, 0, size=None))  # type: ignore[arg-type]
     assert (reply.control, reply.data) == (TRANSFER_END, b"class Component: pass\n")
@@ -196,7 +197,7 @@ def notice(sha: str, identities: list[str], msg_id: str = "w1") -> Message:
 
 def test_job_states_by_fingerprint(table: JobTable) -> None:
     sha = "f" * 56
-    table.create({"verb": "RUN", "job_id": "r1", "job_sha3_224": sha}, ["n1", "n2", "n3", "n4"])
+    table.create(Job.from_dict({"verb": "RUN", "job_id": "r1", "job_sha3_224": sha}), ["n1", "n2", "n3", "n4"])
     table.apply("n1", Message("r1", END, "RUN"))
     table.apply("n2", Message("r1", FAILED, "RUN"))
     table.apply("n3", Message("r1", PROCESSING, "RUN"))
@@ -210,8 +211,8 @@ def test_job_states_by_fingerprint(table: JobTable) -> None:
 
 def test_job_states_survive_completion_and_span_jobs(table: JobTable) -> None:
     sha = "e" * 56
-    table.create({"verb": "RUN", "job_id": "r1", "job_sha3_224": sha}, ["n1"])
-    table.create({"verb": "RUN", "job_id": "r2", "job_sha3_224": sha}, ["n2"])
+    table.create(Job.from_dict({"verb": "RUN", "job_id": "r1", "job_sha3_224": sha}), ["n1"])
+    table.create(Job.from_dict({"verb": "RUN", "job_id": "r2", "job_sha3_224": sha}), ["n2"])
     table.apply("n1", Message("r1", END, "RUN"))  # r1 completes and leaves the active table
     table.apply("n2", Message("r2", END, "RUN"))
     reply = ask(BackendService(None, table), notice(sha, ["n1", "n2"]))  # type: ignore[arg-type]

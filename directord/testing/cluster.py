@@ -1,0 +1,139 @@
+"""Cluster: one server and N clients as subprocesses on free ports, everything under one directory."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from directord.testing.processes import PYTHON, free_port, reap, wait_for
+
+
+class Cluster:
+    """Server + clients on free ports with private socket, cache and log paths."""
+
+    def __init__(self, root: Path, clients: int = 3, heartbeat: float = 1.0,
+                 datastore: str = "memory", env: dict[str, str] | None = None, extra: tuple[str, ...] = ()):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.extra = list(extra)  # more global options for every process (e.g. auth)
+        self.heartbeat = heartbeat
+        self.datastore = datastore
+        self.job_port, self.backend_port = free_port(), free_port()
+        self.socket = str(root / "directord.sock")
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env.pop("DIRECTORD_CONFIG_FILE", None)
+        self.server: subprocess.Popen | None = None
+        self.clients: dict[str, subprocess.Popen] = {}
+        self.names = [f"node{i}" for i in range(1, clients + 1)]
+
+    # -- processes -----------------------------------------------------------
+    @property
+    def components(self) -> Path:
+        """The server host's --components-path (clients each have their own, empty one)."""
+        return self.root / "components"
+
+    def global_args(self, identity: str | None = None) -> list[str]:
+        components = self.root / identity / "components-local" if identity else self.components
+        args = ["--config-file", str(self.root / "absent.yaml"), "--socket-path", self.socket,
+                "--job-port", str(self.job_port), "--backend-port", str(self.backend_port),
+                "--heartbeat-interval", str(self.heartbeat), "--datastore", self.datastore,
+                "--components-path", str(components)]
+        if identity:
+            args += ["--identity", identity, "--cache-path", str(self.root / identity)]
+        return args + self.extra
+
+    def _spawn(self, name: str, args: list[str], prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+        """Start ``directord *args`` (``prefix``: a wrapper such as ``ip netns exec NS``)."""
+        with open(self.root / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            return subprocess.Popen([*prefix, PYTHON, "-m", "directord", *args], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
+
+    def start_server(self, wait: bool = True, *extra: str) -> None:
+        """Start the server (``extra``: more ``server`` options, e.g. ``--job-ttl 5``)."""
+        if os.path.exists(self.socket):  # left by a killed server
+            os.unlink(self.socket)
+        self.server = self._spawn("server", [*self.global_args(), "server",
+                                             "--zmq-bind-address", "127.0.0.1", *extra])
+        if wait:
+            wait_for(self._accepting, 15, what="the server socket")
+
+    def _accepting(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(self.socket)
+            except OSError:
+                return False
+        return True
+
+    def start_client(self, name: str) -> None:
+        self.clients[name] = self._spawn(name, [*self.global_args(name), "client",
+                                                "--zmq-server-address", "127.0.0.1"])
+
+    def start(self) -> Cluster:
+        self.start_server()
+        for name in self.names:
+            self.start_client(name)
+        self.wait_nodes(set(self.names))
+        return self
+
+    def live_nodes(self) -> set[str]:
+        result = self.cli("node", "list", "-f", "json", timeout=10)
+        return {n["ID"] for n in json.loads(result.stdout)} if result.returncode == 0 else set()
+
+    def wait_nodes(self, names: set[str], timeout: float = 20) -> None:
+        wait_for(lambda: self.live_nodes() == names, timeout, interval=0.2, what=f"nodes {sorted(names)}")
+
+    def signal(self, process: subprocess.Popen | None, sig: int) -> None:
+        if process is not None and process.poll() is None:
+            process.send_signal(sig)
+
+    def stop(self) -> None:
+        for process in [*self.clients.values(), self.server]:
+            self.signal(process, signal.SIGTERM)
+        for process in [*self.clients.values(), self.server]:
+            if process is not None:
+                reap(process, 10)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Cluster]:
+        """Start, yield, and always stop; the logs are printed when something failed."""
+        try:
+            yield self.start()
+        except BaseException:
+            print(self.logs())
+            raise
+        finally:
+            self.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.root.glob("*.log"))
+
+    # -- the CLI -------------------------------------------------------------
+    def cli_argv(self, *args: str) -> list[str]:
+        """The command line of ``directord <global options> *args`` for this cluster."""
+        return [PYTHON, "-m", "directord", *self.global_args(), *args]
+
+    def cli(self, *args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """Run ``directord <global options> *args`` against this cluster."""
+        return subprocess.run(self.cli_argv(*args), capture_output=True,
+                              text=True, timeout=timeout, env=self.env, cwd=cwd or self.root, stdin=subprocess.DEVNULL)
+
+    def job(self, job_id: str = "last") -> dict[str, Any]:
+        result = self.cli("job", "show", job_id, "-f", "json")
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr.strip())
+        return json.loads(result.stdout)
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.write_text(text)
+        return path
+
+
