@@ -46,37 +46,38 @@ class Job:
     fields: dict[str, Any] = field(default_factory=dict)  # the verb's own
 
     @classmethod
-    def from_dict(cls, data: Any) -> Job:
+    def from_dict(cls, data: Any, default_id: str = "") -> Job:
         """A job from the original's flat dict; RequestError for a malformed one.
 
-        Ids are filled in when absent (a new id; a lone job is its own parent).
-        Keys that are not common fields are the verb's own.
+        A missing ``job_id`` becomes ``default_id`` or a new id; a lone job is its
+        own parent. Keys that are not common fields are the verb's own.
         """
         if not isinstance(data, dict):
             raise RequestError("a job must be a JSON object")
         values: dict[str, Any] = {}
         fields: dict[str, Any] = {}
         for key, value in data.items():
-            if key in _COMMON:
-                if value is not None:
-                    values[key] = _checked(key, value)
-            elif key == "ignore_cache":  # the original's spelling of skip_cache
-                values["skip_cache"] = bool(value) or bool(values.get("skip_cache"))
-            elif key != "return_raw":  # the original's, never read
-                fields[str(key)] = value
+            kind = _TYPES.get(key)
+            if kind is None:
+                if key == "ignore_cache":  # the original's spelling of skip_cache
+                    values["skip_cache"] = bool(value) or bool(values.get("skip_cache"))
+                elif key != "return_raw":  # the original's, never read
+                    fields[str(key)] = value
+            elif value is not None:
+                values[key] = value if type(value) is kind and kind in _SCALARS else _checked(key, kind, value)
         if not values.get("verb"):
             raise RequestError("a job needs a 'verb'")
         job = cls(fields=fields, **values)
-        job.job_id = job.job_id or str(uuid.uuid4())
+        job.job_id = job.job_id or default_id or str(uuid.uuid4())
         job.parent_id = job.parent_id or job.job_id
         return job
 
     def to_dict(self) -> dict[str, Any]:
         """The original's flat dict: the verb's fields, then every common field that is set."""
         data = {"verb": self.verb, **self.fields}
-        for name in _COMMON:
+        for name, default, always in _OUTPUT:
             value = getattr(self, name)
-            if name in _ALWAYS or value != _DEFAULTS[name]:
+            if always or value != default:
                 data[name] = value
         return data
 
@@ -108,9 +109,12 @@ _TYPES: dict[str, type] = {
 }
 
 
-def _checked(key: str, value: Any) -> Any:
-    """``value`` if it has the type of common field ``key``; RequestError otherwise."""
-    kind = _TYPES[key]
+_SCALARS = frozenset({str, int, bool})
+_OUTPUT = tuple((name, _DEFAULTS[name], name in _ALWAYS) for name in _COMMON if name != "verb")
+
+
+def _checked(key: str, kind: type, value: Any) -> Any:
+    """``value`` (a copy, for a container) if it is a ``kind`` as common field ``key`` needs; RequestError otherwise."""
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise RequestError(f"job field {key!r} must be {kind.__name__}")
     if kind is list:

@@ -87,6 +87,7 @@ class JobRecord:
     component_timestamp: str | None = None
     return_timestamp: str | None = None
     coordinated: bool = False  # the component's follow-up jobs were submitted (QUERY)
+    _open: int = field(default=0, init=False, repr=False, compare=False)  # nodes not yet in a final state
 
     def __post_init__(self) -> None:
         for node in self.nodes:
@@ -95,6 +96,7 @@ class JobRecord:
             self.stdout.setdefault(node, None)
             self.stderr.setdefault(node, None)
         self.last = self.last or self.created
+        self._open = sum(1 for control in self.processing.values() if control not in FINAL_STATES)
 
     # -- derived -------------------------------------------------------------
     @property
@@ -115,7 +117,8 @@ class JobRecord:
 
     @property
     def complete(self) -> bool:
-        return all(c in FINAL_STATES for c in self.processing.values())
+        """Has every node reached a final state? (kept as a count: this runs for every result)"""
+        return self._open == 0
 
     def is_final(self, node: str) -> bool:
         return self.processing.get(node) in FINAL_STATES
@@ -125,6 +128,7 @@ class JobRecord:
         for node in nodes:
             if node not in self.processing:
                 self.nodes.append(node)
+                self._open += 1
                 self.processing[node] = Control.NULL.value
                 self.info[node] = self.stdout[node] = self.stderr[node] = None
 
@@ -138,6 +142,8 @@ class JobRecord:
             return False
         now = time.time() if now is None else now
         self.processing[node] = msg.control
+        if msg.control in FINAL_STATES:
+            self._open -= 1
         for target, value in ((self.info, msg.info), (self.stdout, msg.stdout), (self.stderr, msg.stderr)):
             if value not in (None, "", Control.NULL.value):
                 target[node] = value

@@ -184,8 +184,7 @@ class Client:
 
     def _job(self, message: Message, received: list[str]) -> None:
         try:
-            job = Job.from_dict({"job_id": message.msg_id, **message.data}
-                                if isinstance(message.data, dict) else message.data)
+            job = Job.from_dict(message.data, default_id=message.msg_id)
         except RequestError as exc:
             self.dropped.drop("server", f"malformed job {message.msg_id}: {exc}")
             return

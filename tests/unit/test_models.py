@@ -201,3 +201,21 @@ def test_node_round_trip_and_expiry() -> None:
     assert Node.from_dict({**data, "unknown": "ignored"}) == node
     alive = Node("n2", expire_time=1e12)
     assert not alive.expired
+
+
+def test_completion_is_counted_through_every_change() -> None:
+    rec = record(("a", "b"))
+    assert not rec.complete
+    rec.apply("a", Message(rec.job_id, END, "RUN"))
+    rec.apply("a", Message(rec.job_id, FAILED, "RUN"))  # a final node keeps its state: counted once
+    assert not rec.complete
+    rec.add_nodes(["c"])
+    rec.apply("b", Message(rec.job_id, PROCESSING, "RUN"))
+    rec.requeue("b", "returned")
+    rec.fail("b", "expired")
+    assert not rec.complete
+    rec.fail("c", "expired")
+    assert rec.complete
+    restored = JobRecord.from_state(rec.to_state())
+    assert restored.complete and not JobRecord.from_state({**rec.to_state(), "processing": {
+        "a": END, "b": FAILED, "c": PROCESSING}}).complete
