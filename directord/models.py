@@ -261,6 +261,7 @@ class Node:
     held: str = ""  # why jobs for it wait on the server (e.g. "held (REBOOT)"), until held_until
     held_until: float = 0.0
     held_by: str = ""  # the job that started the hold
+    server: str = ""  # the id of the (active) server the node reports to
 
     @property
     def expiry(self) -> float:
@@ -285,6 +286,7 @@ class Node:
             "held": self.held,
             "held_until": self.held_until,
             "held_by": self.held_by,
+            "server": self.server,
             "state": self.held if self.held_until > time.time() else "active",
         }
 

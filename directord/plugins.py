@@ -10,6 +10,7 @@ import importlib.util
 import logging
 import os
 import sys
+import time
 from importlib import metadata
 from typing import Any
 from urllib.parse import urlparse
@@ -98,6 +99,8 @@ def load_datastore(url: str) -> type:
 component_paths: list[str] = []
 override_paths: list[str] = []
 _file_components: dict[tuple[str, int], Any] = {}
+_found: dict[str, tuple[float, str | None]] = {}  # verb -> (when, its component file or None: an entry point)
+RESCAN_S = 1.0  # a fallback file added before the one a verb was found in is seen within this
 
 
 def configure_components(paths: list[str], fallback: tuple[str, ...] | list[str] = ()) -> None:
@@ -105,6 +108,7 @@ def configure_components(paths: list[str], fallback: tuple[str, ...] | list[str]
     then the packaged ``share/directord/components`` of this environment and of its base Python,
     where the original installed its contributed ones."""
     shared = [os.path.join(prefix, "share", "directord", "components") for prefix in (sys.prefix, sys.base_prefix)]
+    _found.clear()
     override_paths[:] = list(dict.fromkeys(p for p in paths if p))
     component_paths[:] = list(dict.fromkeys(p for p in [*paths, *fallback, *shared] if p))
 
@@ -130,9 +134,17 @@ def component_file(verb: str) -> str | None:
     entry point provides the verb, the first one found in ``component_paths``."""
     name = verb.lower()
     path = _find_file(name, override_paths)
-    if path is not None or _entry_point_component(name) is not None:
+    if path is not None:
         return path
-    return _find_file(name, component_paths)
+    now = time.monotonic()
+    found = _found.get(name)
+    if found is not None and now - found[0] < RESCAN_S and (found[1] is None or os.path.exists(found[1])):
+        return found[1]
+    entry_point = _entry_point_component(name) is not None
+    path = None if entry_point else _find_file(name, component_paths)
+    if path is not None or entry_point:  # an unknown verb is looked up again next time
+        _found[name] = (now, path)
+    return path
 
 
 def load_component(verb: str) -> Any:

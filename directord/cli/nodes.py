@@ -40,7 +40,8 @@ class CacheDump(DirectordCommand, ShowOne):
 
 
 class NodeKeygen(DirectordCommand, Lister):
-    """Create per-node keys (zmq: CURVE): the node may then speak only as itself."""
+    """Create per-node credentials (zmq: CURVE key files; redis: an ACL user and the URL the node
+    starts with): the node may then speak only as itself."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -49,5 +50,4 @@ class NodeKeygen(DirectordCommand, Lister):
 
     def take_action(self, parsed_args):
         cfg = self.app.config
-        written = plugins.load_driver(cfg.driver).generate_keys(cfg, parsed_args.names)
-        return ("FILE",), [(path,) for path in written]
+        return ("NODE", "CREDENTIAL"), plugins.load_driver(cfg.driver).generate_keys(cfg, parsed_args.names)

@@ -28,9 +28,8 @@ class ServerCommand(DirectordCommand, Command):
         cfg = self.settings(parsed_args)
         driver = plugins.load_driver(cfg.driver)
         if parsed_args.zmq_generate_keys:
-            written = driver.generate_keys(cfg)
+            written = [path for _name, path in driver.generate_keys(cfg)]
             self.app.stdout.write(f"New certificates generated under {os.path.commonpath(written)}\n")
             return 0
         store = plugins.load_datastore(cfg.datastore)(cfg.datastore)
-        asyncio.run(Server(cfg, driver.server_transport(cfg), store).run())
-        return 0
+        return asyncio.run(Server(cfg, driver.server_transport(cfg), store).run())

@@ -12,7 +12,7 @@ from directord.cache import Cache
 from directord.exceptions import DirectordError, NotFound
 from directord.models import Control, Status
 
-NODE_COLUMNS = ("ID", "EXPIRY", "VERSION", "HOST_UPTIME", "AGENT_UPTIME", "MACHINE_ID", "DRIVER", "STATE")
+NODE_COLUMNS = ("ID", "EXPIRY", "VERSION", "HOST_UPTIME", "AGENT_UPTIME", "MACHINE_ID", "DRIVER", "STATE", "SERVER")
 JOB_COLUMNS = ("ID", "PARENT_JOB_NAME", "VERB", "EXECUTION_TIME", "PROCESSING", "SUCCESS", "FAILED")
 JOB_LIST_COLUMNS = ("ID", "NAME", "PARENT_JOB_ID", "PARENT_JOB_NAME", "VERB", "EXECUTION_TIME", "ROUNDTRIP_TIME",
                     "PROCESSING", "SUCCESS", "FAILED")
@@ -34,7 +34,8 @@ def node_rows(nodes: list[dict[str, Any]]) -> list[tuple]:
         raise NotFound("No data found")
     return [
         (n["identity"], round(n["expiry"], 2), n.get("version") or 0, _uptime(n.get("host_uptime")),
-         _uptime(n.get("agent_uptime")), n.get("machine_id") or 0, n.get("driver") or 0, n.get("state", "active"))
+         _uptime(n.get("agent_uptime")), n.get("machine_id") or 0, n.get("driver") or 0, n.get("state", "active"),
+         n.get("server") or "")
         for n in nodes
     ]
 

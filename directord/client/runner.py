@@ -21,7 +21,7 @@ from directord.components import lib
 from directord.components.lib import ComponentResult
 from directord.components.services import NodeServices
 from directord.exceptions import DirectordError, TemplateError
-from directord.fingerprint import file_sha3_224, object_sha3_224
+from directord.fingerprint import object_sha3_224, stamped_file_sha3_224
 from directord.job import Job
 from directord.models import Control, Message
 
@@ -115,6 +115,7 @@ class Runner:
         self._active = 0  # jobs taken off a queue whose result is not yet in the outbox
         self._awaited: dict[str, threading.Event] = {}  # callback job id -> set when it ends here
         self._callback_states: dict[str, str] = {}
+        self._sentinels: dict[str, bool] = {}  # shipped component hash -> is it a queue sentinel
 
     # -- routing (event loop) ------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -129,10 +130,20 @@ class Runner:
         if start:
             self.pool.submit(self._work, name)
 
-    @staticmethod
-    def _is_sentinel(job: Job) -> bool:
+    def _is_sentinel(self, job: Job) -> bool:
+        """Does ``job``'s component purge the queue? A shipped component answers once it is
+        here (by content hash, remembered); until then, and for an unknown verb, no."""
+        spec = job.component
         try:
-            return components.hooks_for(job.verb).queue_sentinel
+            if spec is None:
+                return components.hooks_for(job.verb).queue_sentinel
+            sha = str(spec.get("sha3_224", ""))
+            if sha not in self._sentinels:
+                target = os.path.join(self.shipped_dir, f"{spec.get('name', '')}.py")
+                if not os.path.isfile(target) or stamped_file_sha3_224(target) != sha:
+                    return False
+                self._sentinels[sha] = components.hooks_of(plugins.load_file(target)).queue_sentinel
+            return self._sentinels[sha]
         except DirectordError:
             return False  # reported when the job runs
 
@@ -260,7 +271,7 @@ class Runner:
         if not name.replace("_", "").isalnum():
             raise transfer.TransferError(f"refusing component name {name!r}")
         target = os.path.join(self.shipped_dir, f"{name}.py")
-        if os.path.isfile(target) and file_sha3_224(target) == sha:
+        if os.path.isfile(target) and stamped_file_sha3_224(target) == sha:
             return target
         temp, got = transfer.atomic_download(self.driver, job.job_id, self.identity, str(spec.get("path")), target)
         if got != sha:

@@ -17,6 +17,7 @@ queued right now (unknown peer, full buffer) and the caller keeps it for a re-se
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -42,9 +43,15 @@ class BackendConnection(abc.ABC):
 
 
 class ServerTransport(abc.ABC):
-    """The server's half: node frames in and out, and backend requests to answer."""
+    """The server's half: node frames in and out, and backend requests to answer.
+
+    An exclusive driver (``shared = False``) lets one server start on an address;
+    a shared one lets several start, and ``lead()`` picks the one that serves the
+    nodes: the others stand by until its lease runs out.
+    """
 
     name = "base"
+    shared: ClassVar[bool] = False
 
     def __init__(self, config: Any):
         self.config = config
@@ -68,6 +75,33 @@ class ServerTransport(abc.ABC):
     @abc.abstractmethod
     def backend_reply(self, peer: str, frame: bytes) -> bool:
         """Answer backend peer ``peer`` without blocking; False when it cannot be queued."""
+
+    async def lead(self, server_id: str, ttl: float) -> bool:
+        """Claim, or renew for ``ttl`` s, the right to serve the nodes; True while this server has it.
+        The active server calls it every heartbeat; only then do ``recv``/``backend_recv`` deliver."""
+        return True
+
+    async def leader(self) -> str | None:
+        """The id of the server that serves the nodes now (None: an exclusive driver, or nobody)."""
+        return None
+
+    async def resign(self, server_id: str) -> None:
+        """Give the lease up at once (a clean stop), so a standby need not wait for it to run out."""
+        return None
+
+    async def forward(self, request: bytes, timeout: float) -> bytes:
+        """A standby's way to the active server: send a user request, wait for its answer
+        (TimeoutError after ``timeout`` s; ConnectionError on a driver with one server)."""
+        raise ConnectionError(f"the {self.name} driver has one server: there is none to forward to")
+
+    async def forwarded_recv(self) -> tuple[str, bytes]:
+        """The active server's side: the next request a standby forwarded, and the peer to answer."""
+        never: asyncio.Future[tuple[str, bytes]] = asyncio.get_running_loop().create_future()
+        return await never  # an exclusive driver has no standbys
+
+    def forwarded_reply(self, peer: str, frame: bytes) -> bool:
+        """Answer a forwarded request without blocking; False when it cannot be queued."""
+        return False
 
     def may_act_as(self, peer: str, node: str) -> bool:
         """May backend peer ``peer`` ask on behalf of ``node``? (drivers with authentication narrow this)"""
@@ -130,7 +164,7 @@ class Driver(abc.ABC):
         """A node's half; ``identity`` defaults to ``config.identity``."""
 
     @classmethod
-    def generate_keys(cls, config: Any, names: Sequence[str] = ()) -> list[str]:
-        """Write new key pairs: per-node ones for ``names``, else the server's and the shared
-        client's; returns the files written."""
+    def generate_keys(cls, config: Any, names: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """New credentials: per-node ones for ``names``, else the server's and the shared
+        client's; returns (owner, file written or URL to start the node with) rows."""
         raise ConfigError(f"the {cls.name} driver has no keys to generate")

@@ -10,8 +10,11 @@ and ``backend`` (file transfers and job-state queries for nodes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import signal
+import socket
 import time
 import uuid
 from typing import Any
@@ -29,9 +32,11 @@ from directord.server.holds import Holds
 from directord.server.jobs import JobTable
 from directord.server.nodes import NodeProtocol
 from directord.server.registry import NodeRegistry
+from directord.server.standby import StandbyApi
 from directord.server.user_api import UserApi
 
 LOG = logging.getLogger(__name__)
+LEASE_HEARTBEATS = 2  # a lease not renewed for this many heartbeats lets a standby take over
 
 
 class Server:
@@ -42,8 +47,8 @@ class Server:
         self.store = store
         self.interval = float(config.heartbeat_interval)
         self.job_ttl = float(config.job_ttl)
-        self.server_id = str(uuid.uuid4())
-        self.registry = NodeRegistry(self.interval)
+        self.server_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.registry = NodeRegistry(self.interval, self.server_id)
         self.delivery = Delivery(transport.send)
         self.jobs = JobTable(store)
         self.holds = Holds(self.registry, self.delivery, self.jobs)
@@ -53,31 +58,93 @@ class Server:
                                   self.jobs, self.holds, self.dispatcher, callbacks)
         self.backend = BackendService(transport, self.jobs)
         self.user_api = UserApi(store, self.registry, self.delivery, self.jobs, self.dispatcher, self.nodes.expire)
-        self.api = ApiServer(config.socket_path, str(config.socket_group), self.user_api.handlers())
+        standby = StandbyApi(store, transport.forward, float(config.request_timeout))
+        self.api = ApiServer(config.socket_path, str(config.socket_group),
+                             standby.handlers() if transport.shared else self.user_api.handlers())
         self._stop = asyncio.Event()
+        self.lease_s = self.interval * LEASE_HEARTBEATS
+        self.lost_lease = False
 
     # -- lifecycle -----------------------------------------------------------
-    async def run(self) -> None:
-        """Serve until SIGTERM/SIGINT (or ``stop()``)."""
+    async def run(self) -> int:
+        """Serve until SIGTERM/SIGINT (or ``stop()``); 1 when another server took the lease."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         await self.transport.start()
-        self.store.clear_nodes()  # nodes are re-learned from their heartbeats
-        self._restore()
         await self.api.start()
-        tasks = [asyncio.create_task(wire.receive_loop(self.transport.recv, self.nodes.dropped, self.nodes.handle)),
-                 asyncio.create_task(self._housekeeping()), asyncio.create_task(self.backend.run())]
-        LOG.info("server %s ready (driver %s, datastore %s)", self.server_id, self.transport.name, self.store.url)
-        await self._stop.wait()
+        tasks: list[asyncio.Task] = []
+        if await self._wait_for_lease():
+            self.store.clear_nodes()  # nodes are re-learned from their heartbeats
+            self._restore()
+            self.api.serve_with(self.user_api.handlers())
+            tasks = [asyncio.create_task(wire.receive_loop(self.transport.recv, self.nodes.dropped,
+                                                           self.nodes.handle)),
+                     asyncio.create_task(self._housekeeping()), asyncio.create_task(self.backend.run()),
+                     asyncio.create_task(self._answer_standbys())]
+            LOG.info("server %s ready (driver %s, datastore %s)", self.server_id, self.transport.name,
+                     self.store.url)
+            await self._stop.wait()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.api.close()
         self.jobs.flush()
+        if not self.lost_lease:
+            await self._resign()
         self.transport.close()
         self.store.close()
         LOG.info("server stopped")
+        return 1 if self.lost_lease else 0
+
+    async def _answer_standbys(self) -> None:
+        """User requests other servers forwarded: answered as if they came on our socket."""
+        while True:
+            peer, frame = await self.transport.forwarded_recv()
+            asyncio.create_task(self._answer_forwarded(peer, frame))
+
+    async def _answer_forwarded(self, peer: str, frame: bytes) -> None:
+        try:
+            request = json.loads(frame)
+        except ValueError:
+            request = None
+        answer = await self.api.answer(request)
+        self.transport.forwarded_reply(peer, json.dumps(answer).encode())
+
+    async def _wait_for_lease(self) -> bool:
+        """Stand by until this server may serve the nodes; False when stopped first."""
+        waiting = False
+        while not self._stop.is_set():
+            try:
+                if await self.transport.lead(self.server_id, self.lease_s):
+                    return True
+            except ConnectionError as exc:
+                LOG.warning("cannot reach the lease: %s", exc)
+            if not waiting:
+                waiting = True
+                LOG.info("server %s standing by (driver %s): another server is active", self.server_id,
+                         self.transport.name)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval / 2)
+        return False
+
+    async def _renew(self) -> None:
+        """Keep the lease; step down (stop, exit 1) the moment another server holds it."""
+        try:
+            held = await self.transport.lead(self.server_id, self.lease_s)
+        except ConnectionError as exc:  # nobody else can take it while it is unreachable either
+            LOG.warning("cannot renew the lease: %s", exc)
+            return
+        if not held:
+            LOG.error("server %s lost the lease to %s; stopping", self.server_id, await self.transport.leader())
+            self.lost_lease = True
+            self.stop()
+
+    async def _resign(self) -> None:
+        try:
+            await self.transport.resign(self.server_id)
+        except ConnectionError as exc:
+            LOG.warning("could not give the lease up: %s", exc)
 
     def stop(self) -> None:
         self._stop.set()
@@ -108,6 +175,7 @@ class Server:
                 self.holds.release_expired()
                 if now - last_beat >= self.interval:
                     last_beat = now
+                    await self._renew()
                     for node in self.registry.live():
                         self.nodes.send_heartbeat(node.identity)
                 self.jobs.flush()

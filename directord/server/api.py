@@ -63,12 +63,20 @@ def create_socket(path: str, group: str) -> socket.socket:
     return sock
 
 
+def _refusal(exc: DirectordError) -> dict[str, Any]:
+    return {"ok": False, "error": str(exc), "kind": type(exc).__name__}
+
+
 class ApiServer:
     """Serves ``handlers[op](request)`` for each framed request."""
 
     def __init__(self, path: str, group: str, handlers: dict[str, Handler]):
         self.path, self.group, self.handlers = path, group, handlers
         self._server: asyncio.AbstractServer | None = None
+
+    def serve_with(self, handlers: dict[str, Handler]) -> None:
+        """Answer from now on with ``handlers`` (a standby server that became the active one)."""
+        self.handlers = handlers
 
     async def start(self) -> None:
         sock = create_socket(self.path, self.group)
@@ -103,6 +111,13 @@ class ApiServer:
         try:
             size = wire.frame_length(await reader.readexactly(wire.LENGTH_BYTES))
             request = wire.parse_json(await reader.readexactly(size))
+        except DirectordError as exc:
+            return _refusal(exc)
+        return await self.answer(request)
+
+    async def answer(self, request: Any) -> dict[str, Any]:
+        """The reply to one parsed request (from the socket, or forwarded by a standby server)."""
+        try:
             if not isinstance(request, dict) or not isinstance(request.get("op"), str):
                 raise WireError("request must be an object with an 'op'")
             handler = self.handlers.get(request["op"])
@@ -110,4 +125,4 @@ class ApiServer:
                 raise WireError(f"unknown operation {request['op']!r}; known: {', '.join(sorted(self.handlers))}")
             return {"ok": True, "result": await handler(request)}
         except DirectordError as exc:
-            return {"ok": False, "error": str(exc), "kind": type(exc).__name__}
+            return _refusal(exc)

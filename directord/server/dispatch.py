@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from directord import components, plugins
 from directord.exceptions import DirectordError, RequestError
-from directord.fingerprint import file_sha3_224
+from directord.fingerprint import stamped_file_sha3_224
 from directord.job import Job
 from directord.models import Control, Message
 from directord.server.holds import Holds
@@ -26,7 +25,6 @@ class Dispatcher:
         self._jobs = jobs
         self._holds = holds
         self._hooks: dict[str, components.ComponentHooks] = {}
-        self._component_hashes: dict[str, tuple[int, str]] = {}
 
     def hooks(self, verb: str) -> components.ComponentHooks:
         """A verb's component hooks (the defaults for a verb the server cannot load).
@@ -98,11 +96,7 @@ class Dispatcher:
         path = plugins.component_file(verb)
         if path is None:
             return None
-        stamp = os.stat(path).st_mtime_ns
-        cached = self._component_hashes.get(path)
-        if cached is None or cached[0] != stamp:
-            cached = self._component_hashes[path] = (stamp, file_sha3_224(path))
-        return {"name": verb.lower(), "path": path, "sha3_224": cached[1]}
+        return {"name": verb.lower(), "path": path, "sha3_224": stamped_file_sha3_224(path)}
 
 
 def job_message(job: dict[str, Any]) -> Message:

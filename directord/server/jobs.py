@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from directord import plugins
@@ -20,6 +21,20 @@ class _Waiter:
 
     def __init__(self, remaining: set[str], future: asyncio.Future):
         self.remaining, self.future = remaining, future
+
+
+def find_record(store: Datastore, job_id: str, get: Callable[[str], JobRecord | None]) -> JobRecord:
+    """``get(job_id)``, or for ``last`` the newest job a user submitted in ``store`` (never a
+    ``callback`` the server made, such as QUERY's ARG); raises NotFound."""
+    if job_id == "last":
+        record = store.last_job()
+        if record is not None and record.definition.callback:
+            record = next((r for r in reversed(store.jobs()) if not r.definition.callback), None)
+    else:
+        record = get(job_id)
+    if record is None:
+        raise NotFound("No data found" if job_id == "last" else f"No data found for job {job_id}")
+    return record
 
 
 class JobTable:
@@ -80,14 +95,7 @@ class JobTable:
         ``callback`` the server made, such as QUERY's ARG); raises NotFound."""
         if job_id == "last":
             self.flush()
-            record = self._store.last_job()
-            if record is not None and record.definition.callback:
-                record = next((r for r in reversed(self._store.jobs()) if not r.definition.callback), None)
-        else:
-            record = self.get(job_id)
-        if record is None:
-            raise NotFound("No data found" if job_id == "last" else f"No data found for job {job_id}")
-        return record
+        return find_record(self._store, job_id, self.get)
 
     # -- results -------------------------------------------------------------
     def apply(self, node: str, message: Message) -> bool:

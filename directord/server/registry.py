@@ -13,8 +13,9 @@ EXPIRY_HEARTBEATS = 3
 class NodeRegistry:
     """Live nodes by identity; a node expires after 3 missed heartbeats (or when its hold ends)."""
 
-    def __init__(self, heartbeat_interval: float):
+    def __init__(self, heartbeat_interval: float, server_id: str = ""):
         self.ttl = heartbeat_interval * EXPIRY_HEARTBEATS
+        self.server_id = server_id  # recorded on each node: the server it reports to
         self._nodes: dict[str, Node] = {}
 
     def heartbeat(self, identity: str, data: dict[str, Any]) -> tuple[Node, bool, bool]:
@@ -29,7 +30,7 @@ class NodeRegistry:
         session = str(data.get("session", ""))
         restarted = not joined and bool(session) and session != node.session
         if joined:
-            node = Node(identity=identity, expire_time=now + self.ttl)
+            node = Node(identity=identity, expire_time=now + self.ttl, server=self.server_id)
             self._nodes[identity] = node
         if node.held_until <= now:  # the hold ran out (the server ends it earlier: ``release``)
             self.release(identity)

@@ -10,12 +10,44 @@ from directord.analysis import analyze
 from directord.datastores import Datastore
 from directord.delivery import Delivery
 from directord.exceptions import NotFound, RequestError
+from directord.models import JobRecord
 from directord.server.api import Handler
 from directord.server.dispatch import Dispatcher
 from directord.server.jobs import JobTable
 from directord.server.registry import NodeRegistry
 
 WAIT_LIMIT = 60.0
+
+
+def wait_request(request: dict[str, Any]) -> tuple[list[str], float]:
+    """The job ids and the timeout (at most ``WAIT_LIMIT`` s) of a ``wait`` request."""
+    ids = request.get("job_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise RequestError("wait needs a list of job ids")
+    return ids, min(max(float(request.get("timeout", 1.0)), 0.0), WAIT_LIMIT)
+
+
+def analysis(request: dict[str, Any], find: Callable[[str], JobRecord],
+             records: Callable[[], list[JobRecord]]) -> dict[str, Any]:
+    """Analysis of one parent (``parent_id``), one job (``job_id``) or every job.
+
+    ``last`` names the last submitted job, or as a parent that job's parent.
+    """
+    if request.get("job_id"):
+        record = find(str(request["job_id"]))
+        return analyze(record.job_id, [record])
+    parent = request.get("parent_id")
+    if parent == "last":
+        parent = find("last").parent_id
+    every = records()
+    if parent:
+        of_parent = [r for r in every if r.parent_id == parent]
+        if not of_parent:
+            raise NotFound(f"No data found for parent {parent}")
+        return analyze(str(parent), of_parent)
+    if not every:
+        raise NotFound("No data found")
+    return analyze("All-Jobs", every)
 
 
 class UserApi:
@@ -50,11 +82,7 @@ class UserApi:
         return self._dispatcher.submit(jobs)
 
     async def wait(self, request: dict[str, Any]) -> dict[str, Any]:
-        ids = request.get("job_ids")
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise RequestError("wait needs a list of job ids")
-        timeout = min(max(float(request.get("timeout", 1.0)), 0.0), WAIT_LIMIT)
-        return await self._jobs.wait(ids, timeout)
+        return await self._jobs.wait(*wait_request(request))
 
     async def list_nodes(self, _request: dict[str, Any]) -> list[dict[str, Any]]:
         self._expire_nodes()  # a node missing from the list has had its unfinished jobs failed
@@ -68,26 +96,8 @@ class UserApi:
         return self._jobs.find(str(request.get("job_id") or "last")).to_dict()
 
     async def analyze(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Analysis of one parent (``parent_id``), one job (``job_id``) or every job.
-
-        ``last`` names the last submitted job, or as a parent that job's parent.
-        """
         self._jobs.flush()
-        if request.get("job_id"):
-            record = self._jobs.find(str(request["job_id"]))
-            return analyze(record.job_id, [record])
-        parent = request.get("parent_id")
-        if parent == "last":
-            parent = self._jobs.find("last").parent_id
-        records = self._store.jobs()
-        if parent:
-            records = [r for r in records if r.parent_id == parent]
-            if not records:
-                raise NotFound(f"No data found for parent {parent}")
-            return analyze(str(parent), records)
-        if not records:
-            raise NotFound("No data found")
-        return analyze("All-Jobs", records)
+        return analysis(request, self._jobs.find, self._store.jobs)
 
     async def purge_nodes(self, _request: dict[str, Any]) -> dict[str, Any]:
         for node in self._registry.purge():

@@ -19,12 +19,14 @@ class Cluster:
     """Server + clients on free ports with private socket, cache and log paths."""
 
     def __init__(self, root: Path, clients: int = 3, heartbeat: float = 1.0,
-                 datastore: str = "memory", env: dict[str, str] | None = None, extra: tuple[str, ...] = ()):
+                 datastore: str = "memory", env: dict[str, str] | None = None, extra: tuple[str, ...] = (),
+                 driver: str = "zmq", driver_url: str = ""):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.extra = list(extra)  # more global options for every process (e.g. auth)
         self.heartbeat = heartbeat
         self.datastore = datastore
+        self.driver, self.driver_url = driver, driver_url  # e.g. "redis", "redis://127.0.0.1:PORT/0?prefix=x"
         self.job_port, self.backend_port = free_port(), free_port()
         self.socket = str(root / "directord.sock")
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -44,7 +46,9 @@ class Cluster:
         args = ["--config-file", str(self.root / "absent.yaml"), "--socket-path", self.socket,
                 "--job-port", str(self.job_port), "--backend-port", str(self.backend_port),
                 "--heartbeat-interval", str(self.heartbeat), "--datastore", self.datastore,
-                "--components-path", str(components)]
+                "--components-path", str(components), "--driver", self.driver]
+        if self.driver_url:
+            args += ["--driver-url", self.driver_url]
         if identity:
             args += ["--identity", identity, "--cache-path", str(self.root / identity)]
         return args + self.extra

@@ -19,6 +19,7 @@ from directord.exceptions import DirectordError
 from directord.testing.processes import free_port
 
 DEADLINE_S = 10.0  # the longest any contract step may take
+LEASE_S = 1.0  # how long a lease lasts unless renewed
 CANARY = b"sent after the garbage"
 
 
@@ -81,6 +82,35 @@ class MemoryKit(DriverKit):
         rogue.close()
 
 
+class RedisKit(DriverKit):
+    """A key prefix of its own on the redis-server at ``base`` (``redis://host:port``); entries
+    a node never writes, keys of the wrong type, and bad announcements."""
+
+    def __init__(self, name: str, base: str):
+        super().__init__(name)
+        self.base = base
+
+    def settings(self) -> dict[str, Any]:
+        return {"driver_url": f"{self.base}/0?prefix=contract-{uuid.uuid4().hex[:12]}"}
+
+    async def send_garbage(self, settings: config.Config) -> None:
+        import redis.asyncio
+
+        from directord.drivers.redis.link import link
+
+        keys = link(settings).keys
+        raw = redis.asyncio.Redis.from_url(f"{self.base}/0")
+        await raw.set(keys.up("wrongtype"), b"not a stream")
+        for node in (b"", b"\xff\xfe", b"wrongtype", b"rogue"):
+            await raw.xadd(keys.hello, {"n": node})
+        await raw.xadd(keys.hello, {"junk": b"no name"})
+        await raw.xadd(keys.up("rogue"), {"b": b"no frame"})
+        await raw.xadd(keys.up("rogue"), {"x": os.urandom(64)})
+        await raw.xadd(keys.up("rogue"), {"f": CANARY})
+        await raw.xadd(keys.up("rogue"), {"b": b"conn/0", "f": CANARY})
+        await raw.aclose()
+
+
 KITS: dict[str, type[DriverKit]] = {"zmq": ZmqKit, "zeromq": ZmqKit, "memory": MemoryKit}
 
 
@@ -98,12 +128,25 @@ class Rig:
         self.driver = plugins.load_driver(driver_name)
         self.settings = config.defaults(driver=driver_name, heartbeat_interval=1.0, **kit.settings())
         self.opened: list[ServerTransport | ClientTransport] = []
+        self.ids: dict[ServerTransport, str] = {}
 
-    async def server(self) -> ServerTransport:
+    async def server(self, lead: bool = True) -> ServerTransport:
+        """A started server half; ``lead``: wait until it is the active one."""
         server = self.driver.server_transport(self.settings)
         await server.start()
         self.opened.append(server)
+        self.ids[server] = f"server-{len(self.ids) + 1}"
+        if lead:
+            deadline = time.monotonic() + DEADLINE_S
+            while not await server.lead(self.ids[server], LEASE_S):
+                assert time.monotonic() < deadline, "a server never got the lease"
+                await asyncio.sleep(0.05)
         return server
+
+    async def stop(self, server: ServerTransport) -> None:
+        """A clean stop: the lease is given up, then the address released."""
+        await server.resign(self.ids[server])
+        server.close()
 
     async def client(self, identity: str) -> ClientTransport:
         client = self.driver.client_transport(self.settings, identity)
@@ -117,20 +160,30 @@ class Rig:
 
 
 async def hello(server: ServerTransport, client: ClientTransport, frame: bytes = b"hello") -> None:
-    """Client -> server until one arrives (a restarted server may miss the first), then server -> client."""
+    """Client -> server until one arrives (a restarted server may miss the first; other frames
+    still in flight are skipped), then server -> client."""
     deadline = time.monotonic() + DEADLINE_S
+    client.send(frame)
     while True:
-        client.send(frame)
         try:
             identity, got = await asyncio.wait_for(server.recv(), 0.2)
         except asyncio.TimeoutError:
             assert time.monotonic() < deadline, f"the server never heard from {client.identity}"
+            client.send(frame)
             continue
         if got == frame:
             assert identity == client.identity
             break
     assert server.send(client.identity, b"re: " + frame)
     assert await _within(client.recv(), "the server's answer") == b"re: " + frame
+
+
+async def _next_but(server: ServerTransport, stale: bytes) -> tuple[str, bytes]:
+    """The next frame that is not a late copy of ``stale`` (an at-least-once driver may repeat it)."""
+    while True:
+        identity, frame = await server.recv()
+        if frame != stale:
+            return identity, frame
 
 
 async def echo_backend(server: ServerTransport, peers: list[str] | None = None) -> None:
@@ -258,14 +311,15 @@ class DriverContract:
         async def scenario(rig: Rig) -> None:
             first, client = await rig.server(), await rig.client("n1")
             await hello(first, client, b"before")
-            first.close()
+            await rig.stop(first)
             second = await rig.server()
             await hello(second, client, b"after a restart")  # reconnected by itself
             waiting = asyncio.create_task(client.recv())  # as a client's receive loop does
             await asyncio.sleep(0)  # let it start waiting on the old connection
             await client.reconnect()
             assert client.send(b"reconnected")
-            assert await _within(second.recv(), "a frame after reconnect()") == ("n1", b"reconnected")
+            assert await _within(_next_but(second, b"after a restart"), "a frame after reconnect()") \
+                == ("n1", b"reconnected")
             assert second.send("n1", b"welcome back")
             assert await _within(waiting, "the frame for the recv() pending across reconnect()") == b"welcome back"
             await hello(second, client, b"after reconnect()")
@@ -275,16 +329,44 @@ class DriverContract:
     def test_close_releases_the_address(self, driver_name: str) -> None:
         async def scenario(rig: Rig) -> None:
             first = await rig.server()
-            try:
-                await rig.server()
-            except DirectordError:
-                pass
+            if first.shared:
+                standby = await rig.server(lead=False)
+                assert not await standby.lead("standby", LEASE_S)  # the first one holds the lease
+                assert await standby.leader() == rig.ids[first]
             else:
-                raise AssertionError("a second server started on an address in use")
+                try:
+                    await rig.server()
+                except DirectordError:
+                    pass
+                else:
+                    raise AssertionError("a second server started on an address in use")
             client = await rig.client("n1")  # a node still connected while the server closes
-            first.close()
+            await rig.stop(first)
             again = await rig.server()
             await hello(again, client)
+
+        self._run(driver_name, scenario)
+
+    def test_a_standby_takes_over_what_a_dead_server_left(self, driver_name: str) -> None:
+        """Shared drivers: when the active server dies without a word, a standby gets the
+        lease once it runs out, and with it the frames the dead one took but never finished."""
+        async def scenario(rig: Rig) -> None:
+            active = await rig.server()
+            if not active.shared:
+                return
+            standby = await rig.server(lead=False)
+            client = await rig.client("n1")
+            await hello(active, client, b"first")
+            client.send(b"taken, never finished")
+            assert await _within(active.recv(), "the frame the server dies with") == ("n1", b"taken, never finished")
+            active.close()  # killed: no resign, the lease stays until it runs out
+            started = time.monotonic()
+            while not await standby.lead("standby", LEASE_S):
+                assert time.monotonic() - started < LEASE_S * 3, "the standby never took over"
+                await asyncio.sleep(0.05)
+            assert await _within(_next_but(standby, b"first"), "the unfinished frame") \
+                == ("n1", b"taken, never finished")
+            await hello(standby, client, b"after the takeover")
 
         self._run(driver_name, scenario)
 

@@ -10,6 +10,8 @@ import pytest
 
 from directord.testing import Cluster, wait_for
 
+pytestmark = pytest.mark.transports("zmq", "redis")
+
 CALLBACK_COMPONENT = '''
 from directord import components
 

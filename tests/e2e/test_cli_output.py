@@ -167,7 +167,7 @@ def lister_runs(cluster: Cluster) -> dict[str, list[tuple[list[str], int, Callab
                    (["manage", "--list-jobs"], 0,
                     lambda rows: names[0].rsplit("-", 1)[0] in {r["PARENT_JOB_NAME"] for r in rows})],
         "node_keygen": [(["--zmq-keys-path", str(keys), "node", "keygen", "web1"], 0,
-                         lambda rows: {Path(r["FILE"]).name for r in rows} == {"web1.key", "web1.key_secret"})],
+                         lambda rows: {Path(r["CREDENTIAL"]).name for r in rows} == {"web1.key", "web1.key_secret"})],
         "bootstrap": [(["bootstrap", "--catalog", str(catalog), "--known-hosts", str(cluster.root / "known")], 1,
                        lambda rows: [(r["NAME"], r["STATUS"]) for r in rows] == [("gone", "unreachable")])],
     }

@@ -1,4 +1,4 @@
-"""The foundation, end to end: a real server and 3 real clients over ZeroMQ."""
+"""The foundation, end to end: a real server and 3 real clients, over each transport."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from directord.testing import wait_for
+
+pytestmark = pytest.mark.transports("zmq", "redis")
 
 NODES = {"node1", "node2", "node3"}
 
@@ -28,7 +32,8 @@ def test_node_list_json_lists_every_node(cluster):
     assert result.returncode == 0, result.stderr
     nodes = json.loads(result.stdout)
     assert {n["ID"] for n in nodes} == NODES
-    assert all(n["DRIVER"] == "zmq" and n["EXPIRY"] > 0 for n in nodes)
+    assert all(n["DRIVER"] == cluster.driver and n["EXPIRY"] > 0 for n in nodes)
+    assert len({n["SERVER"] for n in nodes}) == 1 and nodes[0]["SERVER"]  # the one active server
 
 
 def test_manage_list_nodes_table(cluster):

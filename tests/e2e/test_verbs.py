@@ -12,6 +12,8 @@ import pytest
 
 NODES = {"node1", "node2", "node3"}
 
+pytestmark = pytest.mark.transports("zmq", "redis")
+
 UPSTREAM_STYLE_COMPONENT = '''
 from directord import components
 from directord.components.lib import cacheargs

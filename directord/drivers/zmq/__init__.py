@@ -46,7 +46,7 @@ class ZmqDriver(Driver):
         return ZmqClient(config, identity)
 
     @classmethod
-    def generate_keys(cls, config: Any, names: Sequence[str] = ()) -> list[str]:
+    def generate_keys(cls, config: Any, names: Sequence[str] = ()) -> list[tuple[str, str]]:
         """CURVE key pairs under ``--zmq-keys-path`` (existing ones are kept as ``<file>.bak``)."""
         from directord.drivers.zmq import auth
 

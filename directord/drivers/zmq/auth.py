@@ -40,8 +40,8 @@ def key_dirs(keys_path: str) -> tuple[str, str]:
     return os.path.join(keys_path, "public_keys"), os.path.join(keys_path, "private_keys")
 
 
-def generate(keys_path: str, names: list[str]) -> list[str]:
-    """Create key pairs for ``names``; existing ones are kept as ``<file>.bak``."""
+def generate(keys_path: str, names: list[str]) -> list[tuple[str, str]]:
+    """Create key pairs for ``names``: (name, file) rows; existing files are kept as ``<file>.bak``."""
     public, private = key_dirs(keys_path)
     for directory in (public, private):
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -56,7 +56,7 @@ def generate(keys_path: str, names: list[str]) -> list[str]:
                 if os.path.exists(target):
                     os.replace(target, target + ".bak")
                 shutil.move(source, target)
-                written.append(target)
+                written.append((name, target))
             os.chmod(os.path.join(private, f"{name}.key_secret"), 0o600)
     return written
 

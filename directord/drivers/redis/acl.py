@@ -1,0 +1,46 @@
+"""``node keygen`` for the redis driver: one ACL user per node, and the URL it starts with."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote, urlparse, urlunparse
+
+from directord.drivers.redis.link import link, redis_module
+from directord.exceptions import ConfigError, DirectordError
+
+
+def _valid(name: str) -> str:
+    if not name or len(name) > 255 or any(c.isspace() or not c.isprintable() for c in name) or "@" in name:
+        raise ConfigError(f"invalid node name {name!r} for a redis user")
+    if name == "default":
+        raise ConfigError("'default' is Redis's own user, not a node name")
+    return name
+
+
+def node_url(admin_url: str, node: str, secret: str) -> str:
+    """``admin_url`` with the node's own user and password in place of the admin's."""
+    parsed = urlparse(admin_url)
+    host = parsed.netloc.rsplit("@", 1)[-1]
+    return urlunparse(parsed._replace(netloc=f"{quote(node, safe='')}:{secret}@{host}"))
+
+
+def create_users(config: Any, names: Sequence[str]) -> list[tuple[str, str]]:
+    """Create (or reset, with a new secret) the ACL user of each node: (node, its driver URL)."""
+    if not names:
+        raise ConfigError("the redis driver keeps no server keys: name the nodes (node keygen NAME ...)")
+    settings = link(config)
+    redis = redis_module()
+    client = settings.blocking_client()
+    rows = []
+    try:
+        for name in map(_valid, names):
+            secret = secrets.token_urlsafe(32)
+            client.execute_command("ACL", "SETUSER", name, *settings.keys.acl_rules(name, secret))
+            rows.append((name, node_url(str(config.driver_url), name, secret)))
+    except redis.RedisError as exc:
+        raise DirectordError(f"redis at {settings.shown} could not create the node user: {exc}") from None
+    finally:
+        client.close()
+    return rows

@@ -1,0 +1,62 @@
+"""The redis driver's connection settings: one URL, secrets kept out of messages."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+
+from directord.drivers.redis.keys import Keys
+from directord.exceptions import ConfigError
+
+CONNECT_TIMEOUT = 2.0
+RETRY_S = (0.05, 2.0)  # reconnect back-off: first and longest wait
+
+
+def redis_module() -> Any:
+    try:
+        import redis
+    except ImportError:
+        raise ConfigError("the redis driver needs the redis package: pip install 'directord[redis]'") from None
+    return redis
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    host = parsed.netloc.rsplit("@", 1)[1]
+    return urlunparse(parsed._replace(netloc=f"{parsed.username or ''}:***@{host}"))
+
+
+class Link:
+    """A parsed ``--driver-url``: the redis-py URL, the key prefix, and a printable form."""
+
+    def __init__(self, url: str):
+        if not url:
+            raise ConfigError("the redis driver needs --driver-url redis://[user:password@]host:port/db")
+        parsed = urlparse(url)
+        if parsed.scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(f"not a redis URL (redis://, rediss:// or unix://): {safe_url(url)}")
+        options = dict(parse_qsl(parsed.query, keep_blank_values=True))
+        self.keys = Keys(options.pop("prefix", "") or "directord")
+        self.url = urlunparse(parsed._replace(query=urlencode(options)))
+        self.shown = safe_url(url)
+        self.username = parsed.username
+
+    def asyncio_client(self, **options: Any) -> Any:
+        return self._client(redis_module().asyncio.Redis, **options)
+
+    def blocking_client(self, **options: Any) -> Any:
+        return self._client(redis_module().Redis, **options)
+
+    def _client(self, kind: Any, **options: Any) -> Any:
+        try:
+            return kind.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT, decode_responses=False,
+                                 health_check_interval=30, **options)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"bad redis URL {self.shown}: {exc}") from None
+
+
+def link(config: Any) -> Link:
+    return Link(str(getattr(config, "driver_url", "") or ""))
