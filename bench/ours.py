@@ -23,9 +23,11 @@ class OurSystem:
 
     name = "directord (this)"
 
-    def __init__(self, root: Path, nodes: int):
+    def __init__(self, root: Path, nodes: int, driver: str = "zmq", driver_url: str = ""):
         root.mkdir(parents=True, exist_ok=True)
-        self.cluster = Cluster(root, clients=nodes, heartbeat=HEARTBEAT_S)
+        self.cluster = Cluster(root, clients=nodes, heartbeat=HEARTBEAT_S, driver=driver, driver_url=driver_url)
+        if driver != "zmq":
+            self.name = f"directord (this, {driver})"
         self.user = UserClient(self.cluster.socket, timeout=60)
         self.nodes = nodes
 

@@ -33,6 +33,9 @@ TARGETS = [
     Target("{sync}: server RSS growth < 10 MiB per 1000 retained records",
            _field("sync", "server_rss_growth_mib_per_1000_records"), "<", 10),
     Target("exec --verb RUN ... --wait round trip (CLI included) < 0.3 s", _field("exec", "wall_s"), "<", 0.3),
+    Target("redis {sync}: wall <= 1.3 x the zmq {sync} (same run)", _field("redis", "sync_over_zmq"), "<=", 1.3),
+    Target("redis {fanout}: p50 round trip < 0.3 s",
+           lambda results: ((results.get("redis") or {}).get("fanout") or {}).get("p50_s"), "<", 0.3),
     # Peaks during the headline workload; later workloads add the records the earlier ones left.
     Target("{sync}: server peak RSS < 64 MiB", _field("sync", "server_peak_rss_mib"), "<", 64),
     Target("{sync}: client peak RSS < 48 MiB", _field("sync", "client_peak_rss_mib"), "<", 48),
@@ -74,6 +77,17 @@ HEADERS = ["workload", "runs", "median wall s", "jobs/s", "node-results/s", "x f
 
 
 def workload_rows(results: dict[str, Any], floor: dict[str, Any] | None) -> list[list[Any]]:
+    rows = _job_rows(results, floor)
+    fleet = results.get("simfleet")
+    for size in (fleet or {}).get("sizes", {}).values():
+        rows.append([f"simfleet-{size['nodes']}", 1, size["wall_s"], 1 / size["wall_s"], size["node_results_per_s"],
+                     None, size["server_cpu_s"], size["server_peak_rss_mib"], None, None,
+                     f"{size['jobs']} jobs one at a time; {size['server_cpu_us_per_node_result']:.1f} us"
+                     " server CPU per node-result"])
+    return rows + _job_rows(results.get("redis") or {}, None)
+
+
+def _job_rows(results: dict[str, Any], floor: dict[str, Any] | None) -> list[list[Any]]:
     rows = []
     if floor:
         rows.append(["floor (no directord)", floor["runs"], floor["wall_s"],
@@ -91,12 +105,6 @@ def workload_rows(results: dict[str, Any], floor: dict[str, Any] | None) -> list
             rows.append([r["label"], r["runs"], r["wall_s"], r.get("jobs_per_s"), r.get("node_results_per_s"),
                          r.get("ratio_to_floor"), r["server_cpu_s"], r["server_peak_rss_mib"],
                          r["client_peak_rss_mib"], r.get("server_rss_growth_mib_per_1000_records"), notes])
-    fleet = results.get("simfleet")
-    for size in (fleet or {}).get("sizes", {}).values():
-        rows.append([f"simfleet-{size['nodes']}", 1, size["wall_s"], 1 / size["wall_s"], size["node_results_per_s"],
-                     None, size["server_cpu_s"], size["server_peak_rss_mib"], None, None,
-                     f"{size['jobs']} jobs one at a time; {size['server_cpu_us_per_node_result']:.1f} us"
-                     " server CPU per node-result"])
     return rows
 
 

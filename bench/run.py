@@ -31,8 +31,10 @@ from suite import run_system
 from workloads import floor_seconds
 
 import directord
+from directord import testing
 
-WORKLOADS = ("floor", "exec", "sync", "async", "noop", "fanout", "simfleet")
+WORKLOADS = ("floor", "exec", "sync", "async", "noop", "fanout", "simfleet", "redis")
+REDIS_LOADS = ["sync", "fanout"]  # what the redis transport runs, beside the same on zmq
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -79,6 +81,22 @@ def floor_probe(args: argparse.Namespace) -> Callable[[], float]:
     return probe
 
 
+def run_redis(root: Path, args: argparse.Namespace, floor: Callable[[], float] | None,
+              zmq: dict[str, Any]) -> dict[str, Any]:
+    """sync and fanout over the redis driver (a private redis-server), and sync's wall over zmq's."""
+    root.mkdir(parents=True)
+    with testing.redis_server(root) as base:
+        def system(path: Path, nodes: int) -> OurSystem:
+            return OurSystem(path, nodes, driver="redis", driver_url=f"{base}/0?prefix=bench-{path.name}")
+
+        results = run_system(system, root, argparse.Namespace(**{**vars(args), "only": REDIS_LOADS}), floor)
+    for result in results.values():
+        result["label"] = f"redis {result['label']}"
+    zmq_wall = (zmq.get("sync") or {}).get("wall_s")
+    results["sync_over_zmq"] = results["sync"]["wall_s"] / zmq_wall if zmq_wall else None
+    return results
+
+
 def run_original(root: Path, args: argparse.Namespace, floor: Callable[[], float] | None) -> dict[str, Any]:
     """The original's results, or ``{"error": ...}`` with one clear line printed."""
     try:
@@ -113,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         ours = run_system(OurSystem, root / "ours", args, probe)
         if "simfleet" in args.only:
             ours["simfleet"] = fanout.simulated_fleet(root / "fleet", args.sim_nodes)
+        if "redis" in args.only:
+            ours["redis"] = run_redis(root / "redis", args, probe, ours)
         output["workloads"] = {**({"floor": floor} if floor else {}), **ours}
         output["targets"] = report.targets(ours)
         if args.compare:

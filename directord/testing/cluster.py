@@ -27,11 +27,13 @@ class Cluster:
         self.heartbeat = heartbeat
         self.datastore = datastore
         self.driver, self.driver_url = driver, driver_url  # e.g. "redis", "redis://127.0.0.1:PORT/0?prefix=x"
+        self.node_driver_urls: dict[str, str] = {}  # identity -> its own --driver-url (per-node credentials)
         self.job_port, self.backend_port = free_port(), free_port()
         self.socket = str(root / "directord.sock")
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.env.pop("DIRECTORD_CONFIG_FILE", None)
         self.server: subprocess.Popen | None = None
+        self.servers: dict[str, subprocess.Popen] = {}  # name -> process; "server" is ``self.server``
         self.clients: dict[str, subprocess.Popen] = {}
         self.names = [f"node{i}" for i in range(1, clients + 1)]
 
@@ -41,14 +43,19 @@ class Cluster:
         """The server host's --components-path (clients each have their own, empty one)."""
         return self.root / "components"
 
-    def global_args(self, identity: str | None = None) -> list[str]:
+    def socket_of(self, server: str = "server") -> str:
+        """The user socket of server ``server`` (each one as if on a host of its own)."""
+        return self.socket if server == "server" else str(self.root / f"{server}.sock")
+
+    def global_args(self, identity: str | None = None, server: str = "server") -> list[str]:
         components = self.root / identity / "components-local" if identity else self.components
-        args = ["--config-file", str(self.root / "absent.yaml"), "--socket-path", self.socket,
+        args = ["--config-file", str(self.root / "absent.yaml"), "--socket-path", self.socket_of(server),
                 "--job-port", str(self.job_port), "--backend-port", str(self.backend_port),
                 "--heartbeat-interval", str(self.heartbeat), "--datastore", self.datastore,
                 "--components-path", str(components), "--driver", self.driver]
-        if self.driver_url:
-            args += ["--driver-url", self.driver_url]
+        driver_url = self.node_driver_urls.get(identity or "", self.driver_url)
+        if driver_url:
+            args += ["--driver-url", driver_url]
         if identity:
             args += ["--identity", identity, "--cache-path", str(self.root / identity)]
         return args + self.extra
@@ -59,19 +66,24 @@ class Cluster:
             return subprocess.Popen([*prefix, PYTHON, "-m", "directord", *args], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, cwd=self.root)
 
-    def start_server(self, wait: bool = True, *extra: str) -> None:
-        """Start the server (``extra``: more ``server`` options, e.g. ``--job-ttl 5``)."""
-        if os.path.exists(self.socket):  # left by a killed server
-            os.unlink(self.socket)
-        self.server = self._spawn("server", [*self.global_args(), "server",
-                                             "--zmq-bind-address", "127.0.0.1", *extra])
+    def start_server(self, wait: bool = True, *extra: str, name: str = "server") -> None:
+        """Start a server (``extra``: more ``server`` options, e.g. ``--job-ttl 5``); another
+        ``name`` is one more server of the same control plane (shared drivers), with its own socket."""
+        socket_path = self.socket_of(name)
+        if os.path.exists(socket_path):  # left by a killed server
+            os.unlink(socket_path)
+        process = self._spawn(name, [*self.global_args(server=name), "server",
+                                     "--zmq-bind-address", "127.0.0.1", *extra])
+        self.servers[name] = process
+        if name == "server":
+            self.server = process
         if wait:
-            wait_for(self._accepting, 15, what="the server socket")
+            wait_for(lambda: self._accepting(socket_path), 15, what=f"the socket of {name}")
 
-    def _accepting(self) -> bool:
+    def _accepting(self, path: str) -> bool:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
             try:
-                probe.connect(self.socket)
+                probe.connect(path)
             except OSError:
                 return False
         return True
@@ -99,11 +111,11 @@ class Cluster:
             process.send_signal(sig)
 
     def stop(self) -> None:
-        for process in [*self.clients.values(), self.server]:
+        processes = [*self.clients.values(), *self.servers.values()]
+        for process in processes:
             self.signal(process, signal.SIGTERM)
-        for process in [*self.clients.values(), self.server]:
-            if process is not None:
-                reap(process, 10)
+        for process in processes:
+            reap(process, 10)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Cluster]:
@@ -120,17 +132,18 @@ class Cluster:
         return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.root.glob("*.log"))
 
     # -- the CLI -------------------------------------------------------------
-    def cli_argv(self, *args: str) -> list[str]:
-        """The command line of ``directord <global options> *args`` for this cluster."""
-        return [PYTHON, "-m", "directord", *self.global_args(), *args]
+    def cli_argv(self, *args: str, server: str = "server") -> list[str]:
+        """The command line of ``directord <global options> *args`` on the host of ``server``."""
+        return [PYTHON, "-m", "directord", *self.global_args(server=server), *args]
 
-    def cli(self, *args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        """Run ``directord <global options> *args`` against this cluster."""
-        return subprocess.run(self.cli_argv(*args), capture_output=True,
+    def cli(self, *args: str, timeout: float = 60, cwd: Path | None = None,
+            server: str = "server") -> subprocess.CompletedProcess:
+        """Run ``directord <global options> *args`` against this cluster (through ``server``)."""
+        return subprocess.run(self.cli_argv(*args, server=server), capture_output=True,
                               text=True, timeout=timeout, env=self.env, cwd=cwd or self.root, stdin=subprocess.DEVNULL)
 
-    def job(self, job_id: str = "last") -> dict[str, Any]:
-        result = self.cli("job", "show", job_id, "-f", "json")
+    def job(self, job_id: str = "last", server: str = "server") -> dict[str, Any]:
+        result = self.cli("job", "show", job_id, "-f", "json", server=server)
         if result.returncode != 0:
             raise RuntimeError(result.stderr.strip())
         return json.loads(result.stdout)

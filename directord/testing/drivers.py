@@ -370,6 +370,39 @@ class DriverContract:
 
         self._run(driver_name, scenario)
 
+    def test_a_standby_forwards_requests_to_the_active_server(self, driver_name: str) -> None:
+        async def scenario(rig: Rig) -> None:
+            active = await rig.server()
+            if not active.shared:
+                try:
+                    await active.forward(b"anyone?", 0.2)
+                except ConnectionError:
+                    return
+                raise AssertionError("an exclusive driver forwarded a request")
+            standby = await rig.server(lead=False)
+
+            async def answer() -> None:
+                while True:
+                    peer, request = await active.forwarded_recv()
+                    active.forwarded_reply(peer, b"answer to " + request)
+
+            answering = asyncio.create_task(answer())
+            try:
+                answers = await _within(asyncio.gather(*(standby.forward(f"q{n}".encode(), DEADLINE_S)
+                                                         for n in range(20))), "the forwarded answers")
+            finally:
+                answering.cancel()
+            assert answers == [f"answer to q{n}".encode() for n in range(20)]  # each to its own request
+            started = time.monotonic()
+            try:  # nobody answers now
+                await standby.forward(b"lost", 0.3)
+            except TimeoutError:
+                assert time.monotonic() - started < DEADLINE_S
+            else:
+                raise AssertionError("a request nobody answered returned")
+
+        self._run(driver_name, scenario)
+
     def test_large_frames(self, driver_name: str) -> None:
         big = os.urandom(4 * 1024 * 1024)
 

@@ -49,9 +49,11 @@ def daemon(argv: list[str], log: Path, ready: Callable[[], bool], what: str, tim
 
 
 @contextlib.contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """A throwaway redis-server on a free 127.0.0.1 port; yields ``redis://127.0.0.1:PORT``."""
-    port = free_port()
+def redis_server(directory: Path, port: int | None = None, appendonly: bool = False) -> Iterator[str]:
+    """A throwaway redis-server on 127.0.0.1 (a free port unless ``port``); yields
+    ``redis://127.0.0.1:PORT``. ``appendonly``: an AOF in ``directory``, so the same
+    directory and port start it again with its data."""
+    port = port or free_port()
 
     def answering() -> bool:
         with socket.socket() as probe:
@@ -64,7 +66,8 @@ def redis_server(directory: Path) -> Iterator[str]:
                 return False
 
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-            "--save", "", "--appendonly", "no", "--daemonize", "no"]
+            "--save", "", "--appendonly", "yes" if appendonly else "no", "--appendfsync", "always",
+            "--daemonize", "no"]
     with daemon(argv, directory / "redis.log", answering, f"redis-server on port {port}", 10, stop_timeout=5):
         yield f"redis://127.0.0.1:{port}"
 

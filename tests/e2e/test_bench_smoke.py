@@ -23,6 +23,7 @@ FIELDS = {
     "noop": JOB_LOAD,
     "fanout": (*COMMON, "p50_s", "p95_s", "node_results_per_s"),
     "simfleet": ("cpu_ratio",),
+    "redis": ("sync_over_zmq",),
 }
 FLEET = ("wall_s", "node_results_per_s", "server_cpu_s", "server_cpu_us_per_node_result", "server_peak_rss_mib")
 
@@ -47,9 +48,11 @@ def test_harness_at_tiny_sizes_writes_every_workload(tmp_path):
     assert sorted(int(size) for size in sizes) == [10, 20]
     for size in sizes.values():
         assert not numeric(size, FLEET), size
-    assert len(data["targets"]) == 9
+    for key in ("sync", "fanout"):  # the same workloads over the redis driver
+        assert not numeric(workloads["redis"][key], FIELDS[key]), (key, workloads["redis"][key])
+    assert len(data["targets"]) == 11
     assert all(isinstance(t["measured"], Real) and isinstance(t["pass"], bool) for t in data["targets"])
-    assert "Targets" in result.stdout and "noop-10" in result.stdout
+    assert "Targets" in result.stdout and "noop-10" in result.stdout and "redis sync-10" in result.stdout
 
 
 def test_speed_up_targets_come_from_the_ours_over_original_ratios(monkeypatch):
