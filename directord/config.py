@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
 import yaml
 
@@ -25,6 +26,15 @@ DEFAULT_CONFIG_FILE = "/etc/directord/config.yaml"
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f", ""}
 _WARNED: set[tuple[str, str]] = set()  # (config file, key) pairs already warned about
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and logs."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    host = parsed.netloc.rsplit("@", 1)[1]
+    return urlunparse(parsed._replace(netloc=f"{parsed.username or ''}:***@{host}"))
 
 
 def parse_bool(value: Any) -> bool:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
+from directord.config import safe_url
 from directord.models import JobRecord, Node
 
 
@@ -33,7 +34,7 @@ class Datastore(abc.ABC):
     """Base class of every datastore plugin (``directord.datastores``)."""
 
     def __init__(self, url: str):
-        self.url = url
+        self.url = safe_url(url)  # as shown to people: no password
 
     # -- nodes ---------------------------------------------------------------
     @abc.abstractmethod

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
+from directord.config import safe_url
 from directord.datastores import Datastore
 from directord.datastores.codec import decode_job, decode_node, encode
 from directord.exceptions import DatastoreError
@@ -86,11 +87,11 @@ class RedisDatastore(Datastore):
             raise DatastoreError("the redis datastore needs the redis package: pip install 'directord[redis]'")
         parsed = urlparse(url)
         if parsed.scheme not in ("redis", "rediss"):
-            raise DatastoreError(f"not a redis datastore URL: {self.safe_url(url)}")
+            raise DatastoreError(f"not a redis datastore URL: {safe_url(url)}")
         try:
             port = parsed.port or 6379
         except ValueError:
-            raise DatastoreError(f"bad port in redis URL {self.safe_url(url)}") from None
+            raise DatastoreError(f"bad port in redis URL {safe_url(url)}") from None
         self.address = f"{parsed.hostname or 'localhost'}:{port}"
         db = parsed.path.strip("/")
         if db and not db.isdigit():
@@ -117,17 +118,7 @@ class RedisDatastore(Datastore):
         except redis_lib.RedisError as exc:
             raise DatastoreError(f"cannot reach redis at {self.address}: {exc}") from None
         except (ValueError, TypeError) as exc:  # a bad query option for redis-py
-            raise DatastoreError(f"bad redis URL {self.safe_url(url)}: {exc}") from None
-
-    @staticmethod
-    def safe_url(url: str) -> str:
-        """The URL without its password, for messages."""
-        parsed = urlparse(url)
-        if parsed.password is None:
-            return url
-        netloc = parsed.netloc.rsplit("@", 1)[1]
-        user = parsed.username or ""
-        return urlunparse(parsed._replace(netloc=f"{user}:***@{netloc}"))
+            raise DatastoreError(f"bad redis URL {safe_url(url)}: {exc}") from None
 
     # -- nodes ---------------------------------------------------------------
     @_guarded

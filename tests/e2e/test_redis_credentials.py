@@ -1,5 +1,5 @@
-"""The redis driver with credentials: a password-protected admin user for the server,
-``node keygen`` users for the nodes, and no secret in any log, even at debug level."""
+"""The redis driver with credentials: a password-protected admin user for the server and its
+redis datastore, ``node keygen`` users for the nodes, and no secret in any log, even at debug level."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def test_nodes_run_on_their_own_credentials_and_no_secret_is_logged(tmp_path: Pa
     raw.acl_setuser(admin, enabled=True, passwords=[f"+{password}"], keys=["*"], channels=["*"], commands=["+@all"])
     host = redis_base.split("//", 1)[1]
     admin_url = f"redis://{admin}:{password}@{host}/0?prefix=cred-{uuid.uuid4().hex[:8]}"
-    c = Cluster(tmp_path, clients=2, driver="redis", driver_url=admin_url, extra=("--debug",))
+    datastore = f"redis://{admin}:{password}@{host}/1?prefix=cred-{uuid.uuid4().hex[:8]}"
+    c = Cluster(tmp_path, clients=2, datastore=datastore, driver="redis", driver_url=admin_url, extra=("--debug",))
     keygen = c.cli("node", "keygen", *c.names, "-f", "json")
     assert keygen.returncode == 0, keygen.stderr
     rows = json.loads(keygen.stdout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
+from directord.config import safe_url
 from directord.drivers.redis.keys import Keys
 from directord.exceptions import ConfigError
 
@@ -18,15 +19,6 @@ def redis_module() -> Any:
     except ImportError:
         raise ConfigError("the redis driver needs the redis package: pip install 'directord[redis]'") from None
     return redis
-
-
-def safe_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    host = parsed.netloc.rsplit("@", 1)[1]
-    return urlunparse(parsed._replace(netloc=f"{parsed.username or ''}:***@{host}"))
 
 
 class Link:
