@@ -20,6 +20,8 @@ import pytest
 from directord import DirectordConnect
 from directord.testing import Cluster
 
+pytestmark = pytest.mark.transports("zmq", "redis")
+
 CONTROLLERS = ["controller-0", "controller-1"]
 COMPUTES = ["compute-0", "compute-1"]
 IPS = {"controller-0": "10.0.0.10", "controller-1": "10.0.0.11", "compute-0": "10.0.0.20",
@@ -79,9 +81,9 @@ NOVA_COMPUTE_SERVICE = [
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory):
+def deployment(tmp_path_factory: pytest.TempPathFactory, transport):
     root = tmp_path_factory.mktemp("migration")
-    cluster = Cluster(root / "cluster", clients=4)
+    cluster = Cluster(root / "cluster", clients=4, **transport())
     cluster.names = CONTROLLERS + COMPUTES
     with cluster.running() as running:
         yield running, root / "nodes"

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import time
 import uuid
 from typing import Any
 
 from directord.drivers import BackendConnection, ClientTransport
 from directord.drivers.redis.keys import Keys
-from directord.drivers.redis.link import RETRY_S, Link, link, redis_module
+from directord.drivers.redis.link import Backoff, Link, close_later, link, redis_module
 from directord.drivers.redis.writer import Writer
 from directord.exceptions import ConfigError, DirectordError
 
-LOG = logging.getLogger(__name__)
 READ_COUNT = 256
 BLOCK_MS = 5000
 QUEUED = 4096
@@ -97,16 +95,14 @@ class RedisClient(ClientTransport):
     async def _read(self, last: bytes) -> None:
         redis = redis_module()
         down = self.keys.down(self.identity)
-        wait = RETRY_S[0]
+        backoff = Backoff(self.link.shown, "reading")
         while True:
             try:
                 replies = await self._reader_client.xread({down: last}, count=READ_COUNT, block=BLOCK_MS)
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                LOG.warning("redis at %s: %s; reading again in %.2fs", self.link.shown, exc, wait)
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, RETRY_S[1])
+            except (redis.RedisError, OSError) as exc:  # away, restarting, or our user revoked
+                await backoff.after(exc)
                 continue
-            wait = RETRY_S[0]
+            backoff.reset()
             for _stream, entries in replies or ():
                 for entry_id, fields in entries:
                     last = entry_id
@@ -136,9 +132,7 @@ class RedisClient(ClientTransport):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        for client in (self._client, self._reader_client):
-            if client is not None:
-                asyncio.ensure_future(client.aclose())
+        close_later(self._client, self._reader_client)
         self._client = self._reader_client = None
         while not self._inbox.empty():
             self._inbox.get_nowait()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
@@ -9,8 +12,33 @@ from directord.config import safe_url
 from directord.drivers.redis.keys import Keys
 from directord.exceptions import ConfigError
 
+LOG = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 2.0
 RETRY_S = (0.05, 2.0)  # reconnect back-off: first and longest wait
+
+
+class Backoff:
+    """The wait between retries while Redis is away: doubling up to ``RETRY_S[1]``, reset by success."""
+
+    def __init__(self, shown: str, doing: str):
+        self.shown, self.doing = shown, doing
+        self.delay = RETRY_S[0]
+
+    async def after(self, exc: BaseException) -> None:
+        LOG.warning("redis at %s: %s; %s again in %.2fs", self.shown, exc, self.doing, self.delay)
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, RETRY_S[1])
+
+    def reset(self) -> None:
+        self.delay = RETRY_S[0]
+
+
+def close_later(*clients: Any) -> None:
+    """Close redis.asyncio clients from synchronous code running in their loop."""
+    for client in clients:
+        if client is not None:
+            with contextlib.suppress(RuntimeError):  # no loop left: the connections die with the process
+                asyncio.get_running_loop().create_task(client.aclose())
 
 
 def redis_module() -> Any:

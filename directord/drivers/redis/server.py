@@ -13,7 +13,7 @@ from typing import Any
 
 from directord.drivers import ServerTransport
 from directord.drivers.redis.keys import GROUP
-from directord.drivers.redis.link import RETRY_S, link, redis_module
+from directord.drivers.redis.link import Backoff, close_later, link, redis_module
 from directord.drivers.redis.writer import Writer
 from directord.exceptions import DirectordError
 
@@ -21,7 +21,7 @@ LOG = logging.getLogger(__name__)
 READ_COUNT = 256
 BLOCK_MS = 5000
 QUEUED = 4096  # frames read ahead of the server's receive loop
-DOWN_MAXLEN = 10_000
+DOWN_MAXLEN = 1000  # a node that falls further behind gets the rest again from the server's re-sends
 REPLY_MAXLEN = 8
 REPLY_TTL_MS = 60_000
 DRAIN_S = 5.0
@@ -143,26 +143,23 @@ class RedisServer(ServerTransport):
     # -- reading ------------------------------------------------------------------
     async def _read(self) -> None:
         redis = redis_module()
-        wait = RETRY_S[0]
+        backoff = Backoff(self.link.shown, "reading")
         while True:
             streams = dict.fromkeys([self.keys.hello, self.keys.forward, *map(self.keys.up, self._known)], ">")
             try:
                 replies = await self._reader_client.xreadgroup(GROUP, self.consumer, streams,
                                                                count=READ_COUNT, block=BLOCK_MS)
             except redis.ResponseError as exc:  # a stream deleted or replaced under us, or redis restarted empty
-                LOG.warning("redis at %s: %s; checking the streams", self.link.shown, exc)
-                await self._group(self.keys.hello)
-                await self._group(self.keys.forward)
-                self._known = {node for node in self._known if await self._group(self.keys.up(node))}
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, RETRY_S[1])
+                await backoff.after(exc)
+                with contextlib.suppress(redis.RedisError):
+                    await self._group(self.keys.hello)
+                    await self._group(self.keys.forward)
+                    self._known = {node for node in self._known if await self._group(self.keys.up(node))}
                 continue
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                LOG.warning("redis at %s: %s; reading again in %.2fs", self.link.shown, exc, wait)
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, RETRY_S[1])
+            except (redis.RedisError, OSError) as exc:
+                await backoff.after(exc)
                 continue
-            wait = RETRY_S[0]
+            backoff.reset()
             for stream, entries in replies or ():
                 await self._deliver(_text(stream), entries)
 
@@ -269,9 +266,7 @@ class RedisServer(ServerTransport):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        for client in (self._client, self._reader_client):
-            if client is not None:
-                asyncio.ensure_future(client.aclose())
+        close_later(self._client, self._reader_client)
         self._client = self._reader_client = None
         self._known.clear()
         self._taken.clear()

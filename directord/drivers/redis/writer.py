@@ -8,7 +8,7 @@ import collections
 import logging
 from typing import Any
 
-from directord.drivers.redis.link import RETRY_S, redis_module
+from directord.drivers.redis.link import Backoff, redis_module
 
 LOG = logging.getLogger(__name__)
 BATCH = 512
@@ -49,7 +49,7 @@ class Writer:
 
     async def _run(self) -> None:
         redis = redis_module()
-        wait = RETRY_S[0]
+        backoff = Backoff(self.shown, "writing")
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -58,11 +58,9 @@ class Writer:
                 try:
                     await self._send(batch)
                 except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                    LOG.warning("redis at %s: %s; retrying in %.2fs", self.shown, exc, wait)
-                    await asyncio.sleep(wait)
-                    wait = min(wait * 2, RETRY_S[1])
+                    await backoff.after(exc)
                     continue
-                wait = RETRY_S[0]
+                backoff.reset()
                 for _ in batch:
                     self._bytes -= self._queue.popleft()[3]
             self._idle.set()
