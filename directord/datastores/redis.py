@@ -1,4 +1,5 @@
-"""``redis://host:port/db`` and ``rediss://`` (TLS): a real Redis, JSON values, TTLs.
+"""``redis://host:port/db``, ``rediss://`` (TLS) and ``redis+sentinel://`` (a master found
+through Sentinel): a real Redis, JSON values, TTLs.
 
 Key layout (``P`` is the prefix, ``directord:`` unless ``?prefix=NAME`` gives
 ``NAME:``, so several servers can share one db):
@@ -35,6 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
+from directord import redis_url
 from directord.config import safe_url
 from directord.datastores import Datastore
 from directord.datastores.codec import decode_job, decode_node, encode
@@ -86,15 +88,14 @@ class RedisDatastore(Datastore):
         if redis_lib is None:
             raise DatastoreError("the redis datastore needs the redis package: pip install 'directord[redis]'")
         parsed = urlparse(url)
-        if parsed.scheme not in ("redis", "rediss"):
+        if parsed.scheme not in ("redis", "rediss", *redis_url.SENTINEL_SCHEMES):
             raise DatastoreError(f"not a redis datastore URL: {safe_url(url)}")
         try:
-            port = parsed.port or 6379
-        except ValueError:
-            raise DatastoreError(f"bad port in redis URL {safe_url(url)}") from None
-        self.address = f"{parsed.hostname or 'localhost'}:{port}"
+            self.address = redis_url.address(url)
+        except ValueError as exc:
+            raise DatastoreError(f"bad redis URL {safe_url(url)}: {exc}") from None
         db = parsed.path.strip("/")
-        if db and not db.isdigit():
+        if parsed.scheme not in redis_url.SENTINEL_SCHEMES and db and not db.isdigit():
             raise DatastoreError(f"redis URL path must be a db number (redis://host:port/0), got {db!r}")
         options = dict(parse_qsl(parsed.query, keep_blank_values=True))
         prefix = options.pop("prefix", DEFAULT_PREFIX) or DEFAULT_PREFIX
@@ -110,10 +111,8 @@ class RedisDatastore(Datastore):
         self._last_key, self._seq_key = p + b"jobs:last", p + b"jobs:seq"
         client_url = urlunparse(parsed._replace(query=urlencode(options)))
         try:
-            self.client = redis_lib.Redis.from_url(
-                client_url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
-                decode_responses=False,
-            )
+            self.client = redis_url.client(client_url, socket_connect_timeout=CONNECT_TIMEOUT,
+                                           socket_timeout=SOCKET_TIMEOUT, decode_responses=False)
             self.client.ping()
         except redis_lib.RedisError as exc:
             raise DatastoreError(f"cannot reach redis at {self.address}: {exc}") from None

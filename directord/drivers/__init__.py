@@ -17,7 +17,6 @@ queued right now (unknown peer, full buffer) and the caller keeps it for a re-se
 from __future__ import annotations
 
 import abc
-import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -96,6 +95,8 @@ class ServerTransport(abc.ABC):
 
     async def forwarded_recv(self) -> tuple[str, bytes]:
         """The active server's side: the next request a standby forwarded, and the peer to answer."""
+        import asyncio  # here, not at the top: every command imports this module, few need asyncio
+
         never: asyncio.Future[tuple[str, bytes]] = asyncio.get_running_loop().create_future()
         return await never  # an exclusive driver has no standbys
 

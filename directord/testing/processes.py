@@ -49,10 +49,12 @@ def daemon(argv: list[str], log: Path, ready: Callable[[], bool], what: str, tim
 
 
 @contextlib.contextmanager
-def redis_server(directory: Path, port: int | None = None, appendonly: bool = False) -> Iterator[str]:
+def redis_server(directory: Path, port: int | None = None, appendonly: bool = False,
+                 args: tuple[str, ...] = ()) -> Iterator[str]:
     """A throwaway redis-server on 127.0.0.1 (a free port unless ``port``); yields
     ``redis://127.0.0.1:PORT``. ``appendonly``: an AOF in ``directory``, so the same
-    directory and port start it again with its data."""
+    directory and port start it again with its data; ``args``: more options
+    (``("--replicaof", "127.0.0.1", "6380")``), or a config file first (a sentinel's)."""
     port = port or free_port()
 
     def answering() -> bool:
@@ -65,9 +67,10 @@ def redis_server(directory: Path, port: int | None = None, appendonly: bool = Fa
             except OSError:
                 return False
 
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+    config_file = [args[0]] if args and not args[0].startswith("-") else []
+    argv = ["redis-server", *config_file, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
             "--save", "", "--appendonly", "yes" if appendonly else "no", "--appendfsync", "always",
-            "--daemonize", "no"]
+            "--daemonize", "no", *args[len(config_file):]]
     with daemon(argv, directory / "redis.log", answering, f"redis-server on port {port}", 10, stop_timeout=5):
         yield f"redis://127.0.0.1:{port}"
 

@@ -4,14 +4,16 @@ a node's ACL user reads only its own job and reply streams and writes only its o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 import redis
 
 from directord import config
+from directord.drivers import ServerTransport
 from directord.drivers.redis import RedisDriver
 from directord.drivers.redis.acl import node_url
 from directord.drivers.redis.keys import Keys
@@ -98,44 +100,47 @@ def test_a_node_user_may_do_what_its_client_does(credentials: dict[str, str], ad
     assert node.xread({keys.reply("web1", "conn"): "0"}) == []
 
 
+@contextlib.asynccontextmanager
+async def active_server(admin_url: str) -> AsyncIterator[ServerTransport]:
+    server = RedisDriver.server_transport(settings(admin_url))
+    await server.start()
+    try:
+        assert await server.lead("server", LEASE_S)
+        yield server
+    finally:
+        await server.resign("server")
+        server.close()
+
+
 def test_jobs_flow_with_node_credentials(credentials: dict[str, str], admin_url: str) -> None:
     async def scenario() -> None:
-        server = RedisDriver.server_transport(settings(admin_url))
-        await server.start()
-        assert await server.lead("server", LEASE_S)
-        client = RedisDriver.client_transport(settings(credentials["web1"]), "web1")
-        await client.connect()
-        try:
-            assert client.send(b"result")
-            assert await asyncio.wait_for(server.recv(), 10) == ("web1", b"result")
-            assert server.send("web1", b"job")
-            assert await asyncio.wait_for(client.recv(), 10) == b"job"
-        finally:
-            client.close()
-            await server.resign("server")
-            server.close()
+        async with active_server(admin_url) as server:
+            client = RedisDriver.client_transport(settings(credentials["web1"]), "web1")
+            await client.connect()
+            try:
+                assert client.send(b"result")
+                assert await asyncio.wait_for(server.recv(), 10) == ("web1", b"result")
+                assert server.send("web1", b"job")
+                assert await asyncio.wait_for(client.recv(), 10) == b"job"
+            finally:
+                client.close()
 
     asyncio.run(scenario())
 
 
 def test_a_node_with_another_nodes_identity_is_refused(credentials: dict[str, str], admin_url: str) -> None:
     async def scenario() -> None:
-        server = RedisDriver.server_transport(settings(admin_url))
-        await server.start()
-        assert await server.lead("server", LEASE_S)
-        impostor = RedisDriver.client_transport(settings(credentials["web1"]), "web2")
-        try:
+        async with active_server(admin_url) as server:
+            impostor = RedisDriver.client_transport(settings(credentials["web1"]), "web2")
             with pytest.raises(ConfigError, match="refused node 'web2' .*no permissions.*not this node's"):
                 await impostor.connect()
             honest = RedisDriver.client_transport(settings(credentials["web2"]), "web2")
             await honest.connect()  # the server hears from web2 only through web2's own stream
-            assert honest.send(b"from the real web2")
-            assert await asyncio.wait_for(server.recv(), 10) == ("web2", b"from the real web2")
-            honest.close()
-        finally:
-            impostor.close()
-            await server.resign("server")
-            server.close()
+            try:
+                assert honest.send(b"from the real web2")
+                assert await asyncio.wait_for(server.recv(), 10) == ("web2", b"from the real web2")
+            finally:
+                honest.close()
 
     asyncio.run(scenario())
 

@@ -15,7 +15,8 @@ import sys
 from directord.shell import main
 code = main(["--config-file", sys.argv[1], "--socket-path", sys.argv[2], "node", "list"])
 print("EXIT", code)
-print("LOADED", " ".join(m for m in ("directord.bootstrap", "directord.cli.jobs", "jinja2") if m in sys.modules))
+print("LOADED", " ".join(m for m in ("directord.bootstrap", "directord.cli.jobs", "jinja2", "asyncio", "zmq", "redis")
+                        if m in sys.modules))
 """
 
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlparse, urlunparse
 
-from directord.drivers.redis.link import link, redis_module
+from directord import redis_url
+from directord.drivers.redis.link import CONNECT_TIMEOUT, link, redis_module
 from directord.exceptions import ConfigError, DirectordError
 
 
@@ -32,15 +33,18 @@ def create_users(config: Any, names: Sequence[str]) -> list[tuple[str, str]]:
         raise ConfigError("the redis driver keeps no server keys: name the nodes (node keygen NAME ...)")
     settings = link(config)
     redis = redis_module()
-    client = settings.blocking_client()
     rows = []
+    servers: list[Any] = []
     try:
+        servers = redis_url.every_server(settings.url, socket_connect_timeout=CONNECT_TIMEOUT)
         for name in map(_valid, names):
             secret = secrets.token_urlsafe(32)
-            client.execute_command("ACL", "SETUSER", name, *settings.keys.acl_rules(name, secret))
+            for server in servers:  # ACLs are not replicated: the same user on every server
+                server.execute_command("ACL", "SETUSER", name, *settings.keys.acl_rules(name, secret))
             rows.append((name, node_url(str(config.driver_url), name, secret)))
     except redis.RedisError as exc:
         raise DirectordError(f"redis at {settings.shown} could not create the node user: {exc}") from None
     finally:
-        client.close()
+        for server in servers:
+            server.close()
     return rows

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
+from directord import redis_url
 from directord.config import safe_url
 from directord.drivers.redis.keys import Keys
 from directord.exceptions import ConfigError
@@ -50,30 +51,36 @@ def redis_module() -> Any:
 
 
 class Link:
-    """A parsed ``--driver-url``: the redis-py URL, the key prefix, and a printable form."""
+    """A parsed ``--driver-url``: the Redis URL, the key prefix, and a printable form."""
 
     def __init__(self, url: str):
         if not url:
             raise ConfigError("the redis driver needs --driver-url redis://[user:password@]host:port/db")
         parsed = urlparse(url)
-        if parsed.scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError(f"not a redis URL (redis://, rediss:// or unix://): {safe_url(url)}")
+        if parsed.scheme not in redis_url.SCHEMES:
+            raise ConfigError(f"not a redis URL ({', '.join(s + '://' for s in redis_url.SCHEMES)}): "
+                              f"{safe_url(url)}")
         options = dict(parse_qsl(parsed.query, keep_blank_values=True))
         self.keys = Keys(options.pop("prefix", "") or "directord")
         self.url = urlunparse(parsed._replace(query=urlencode(options)))
         self.shown = safe_url(url)
-        self.username = parsed.username
+        if parsed.scheme in redis_url.SENTINEL_SCHEMES:
+            try:
+                redis_url.parse_sentinel(url)
+            except ValueError as exc:
+                raise ConfigError(f"bad redis URL {self.shown}: {exc}") from None
 
-    def asyncio_client(self, **options: Any) -> Any:
-        return self._client(redis_module().asyncio.Redis, **options)
+    def asyncio_client(self) -> Any:
+        return self._client(use_asyncio=True)
 
-    def blocking_client(self, **options: Any) -> Any:
-        return self._client(redis_module().Redis, **options)
+    def blocking_client(self) -> Any:
+        return self._client(use_asyncio=False)
 
-    def _client(self, kind: Any, **options: Any) -> Any:
+    def _client(self, use_asyncio: bool) -> Any:
+        redis_module()
         try:
-            return kind.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT, decode_responses=False,
-                                 health_check_interval=30, **options)
+            return redis_url.client(self.url, use_asyncio=use_asyncio, socket_connect_timeout=CONNECT_TIMEOUT,
+                                    decode_responses=False, health_check_interval=30)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"bad redis URL {self.shown}: {exc}") from None
 
