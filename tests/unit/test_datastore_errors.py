@@ -85,7 +85,7 @@ def test_unknown_scheme() -> None:
     with pytest.raises(PluginNotFound) as exc:
         plugins.load_datastore("ftp://x")
     text = _one_line(exc)
-    assert text.startswith("unknown datastore 'ftp'; installed: file, memory, redis, rediss")
+    assert text.startswith("unknown datastore 'ftp'; installed: file, memory, redis, redis+sentinel, rediss,")
 
 
 def test_builtin_schemes_resolve() -> None:
