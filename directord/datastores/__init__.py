@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable
+from typing import ClassVar
 
 from directord.config import safe_url
 from directord.models import JobRecord, Node
@@ -32,6 +33,8 @@ from directord.models import JobRecord, Node
 
 class Datastore(abc.ABC):
     """Base class of every datastore plugin (``directord.datastores``)."""
+
+    shared: ClassVar[bool] = False  # do servers on other hosts see the same data? (several servers need it)
 
     def __init__(self, url: str):
         self.url = safe_url(url)  # as shown to people: no password

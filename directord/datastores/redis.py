@@ -83,6 +83,8 @@ def _chunks(items: list[T], size: int = CHUNK) -> Iterable[list[T]]:
 class RedisDatastore(Datastore):
     """Nodes with TTLs and job records in Redis; see the module docstring for keys."""
 
+    shared = True
+
     def __init__(self, url: str, *, job_ttl: float | None = None):
         super().__init__(url)
         if redis_lib is None:

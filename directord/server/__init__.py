@@ -72,6 +72,10 @@ class Server:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         await self.transport.start()
+        if self.transport.shared and not self.store.shared:
+            LOG.warning("the %s driver lets several servers take turns, but the datastore %s is this server's"
+                        " own: one that takes over would know none of the jobs before it (use --datastore"
+                        " redis://...)", self.transport.name, self.store.url)
         await self.api.start()
         tasks: list[asyncio.Task] = []
         if await self._wait_for_lease():

@@ -159,3 +159,13 @@ def test_a_redis_restart_loses_no_accepted_job(tmp_path: Path) -> None:
     finally:
         c.stop()
         first.close()
+
+
+def test_a_server_of_a_shared_driver_warns_about_a_datastore_of_its_own(tmp_path: Path, redis_base: str) -> None:
+    c = Cluster(tmp_path, clients=0, driver="redis", driver_url=f"{redis_base}/0?prefix=own-{uuid.uuid4().hex[:8]}")
+    c.start_server()
+    try:
+        wait_for(lambda: "know none of the jobs" in (tmp_path / "server.log").read_text(), 10,
+                 what="the warning about the memory datastore")
+    finally:
+        c.stop()
