@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-JOB_LOADS = ("sync", "async", "noop")
+JOB_LOADS = ("sync", "async", "noop", "cli-sync", "cli-async")
 _OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}
 
 
@@ -27,6 +27,8 @@ TARGETS = [
     Target("{sync} <= 1.3 x floor", _field("sync", "ratio_to_floor"), "<=", 1.3),
     Target("{async} <= 1.2 x floor", _field("async", "ratio_to_floor"), "<=", 1.2),
     Target("{noop} >= 6,000 node-results/s", _field("noop", "node_results_per_s"), ">=", 6000),
+    Target("{cli-sync} <= 1.10 x floor", _field("cli-sync", "ratio_to_floor"), "<=", 1.10),
+    Target("{cli-async} <= 1.05 x floor", _field("cli-async", "ratio_to_floor"), "<=", 1.05),
     Target("{fanout}: p50 round trip < 1 s", _field("fanout", "p50_s"), "<", 1.0),
     Target("{simfleet}: server CPU per node-result, largest / smallest fleet <= 1.5",
            _field("simfleet", "cpu_ratio"), "<=", 1.5),
@@ -45,7 +47,8 @@ TARGETS = [
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with its measured value and ``pass`` (None when not measured)."""
     labels = {key: value.get("label", key) for key, value in results.items() if isinstance(value, dict)}
-    labels = {key: labels.get(key, key) for key in ("sync", "async", "noop", "fanout", "simfleet")}
+    labels = {key: labels.get(key, key) for key in ("sync", "async", "noop", "cli-sync", "cli-async", "fanout",
+                                                   "simfleet")}
     rows = []
     for target in TARGETS:
         value = target.value(results)

@@ -33,7 +33,7 @@ from workloads import floor_seconds
 import directord
 from directord import testing
 
-WORKLOADS = ("floor", "exec", "sync", "async", "noop", "fanout", "simfleet", "redis")
+WORKLOADS = ("floor", "exec", "sync", "async", "noop", "cli-sync", "cli-async", "fanout", "simfleet", "redis")
 REDIS_LOADS = ["sync", "fanout"]  # what the redis transport runs, beside the same on zmq
 
 

@@ -15,7 +15,7 @@ from workloads import WARMUP, Workload, job_workloads
 START_TIMEOUT_S = 120.0
 FANOUT_START_TIMEOUT_S = 900.0  # a hundred Python processes starting on two cores
 EXEC_SAMPLES_PER_RUN = 3
-PAIRED = ("sync", "async")  # the workloads whose target is a ratio to the floor
+PAIRED = ("sync", "async", "cli-sync", "cli-async")  # the workloads whose target is a ratio to the floor
 HUNG_RETRIES = 2
 
 

@@ -24,18 +24,22 @@ class Workload:
     label: str
     orchestrations: list[dict[str, Any]]
     jobs: int
+    cli: bool = False  # submitted as users do: ``directord orchestrate FILE --wait``
 
 
 def job_workloads(jobs: int) -> list[Workload]:
-    """sync-N, async-10x(N/10) and noop-N, in that order."""
+    """sync-N, async-10x(N/10) and noop-N through the library, then sync and async through the CLI."""
     per_parent = max(jobs // ASYNC_PARENTS, 1)
     run_jobs = [{"RUN": RUN_TEXT}]
+    sync = Workload("sync", f"sync-{jobs}", [{"jobs": run_jobs * jobs}], jobs)
+    parallel = Workload("async", f"async-{ASYNC_PARENTS}x{per_parent}",
+                        [{"async": True, "jobs": run_jobs * per_parent} for _ in range(ASYNC_PARENTS)],
+                        ASYNC_PARENTS * per_parent)
     return [
-        Workload("sync", f"sync-{jobs}", [{"jobs": run_jobs * jobs}], jobs),
-        Workload("async", f"async-{ASYNC_PARENTS}x{per_parent}",
-                 [{"async": True, "jobs": run_jobs * per_parent} for _ in range(ASYNC_PARENTS)],
-                 ASYNC_PARENTS * per_parent),
+        sync, parallel,
         Workload("noop", f"noop-{jobs}", [{"jobs": [{"NOOP": NOOP_TEXT}] * jobs}], jobs),
+        *(Workload(f"cli-{w.key}", f"{w.label} (CLI --wait)", w.orchestrations, w.jobs, cli=True)
+          for w in (sync, parallel)),
     ]
 
 

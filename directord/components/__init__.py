@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shlex
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -66,6 +67,9 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise ComponentError(f"{self.prog}: {message}")
+
+
+_PARSERS: weakref.WeakKeyDictionary[type, dict[str | None, argparse.ArgumentParser]] = weakref.WeakKeyDictionary()
 
 
 class ComponentBase:
@@ -132,12 +136,23 @@ class ComponentBase:
 
     def server(self, exec_array: Any, data: dict[str, Any], arg_vars: dict[str, Any] | None) -> dict[str, Any]:
         """Parse the execute text; add ``stdout_arg``/``stderr_arg`` to ``data``."""
-        self.args()
+        self.parser = self._built_parser()
         self.known_args, self.unknown_args = self.exec_parser(self.parser, exec_array, arg_vars)
         for key in ("stdout_arg", "stderr_arg"):
             if getattr(self.known_args, key, None):
                 data[key] = getattr(self.known_args, key)
         return data
+
+    def _built_parser(self) -> argparse.ArgumentParser:
+        """The parser ``args()`` builds, built once per component class and verb (argparse is
+        slow to build and fast to use: an orchestration of a thousand RUNs builds one)."""
+        by_verb = _PARSERS.setdefault(type(self), {})
+        parser = by_verb.get(self.verb)
+        if parser is None:
+            self.args()
+            assert self.parser is not None, f"{type(self).__name__}.args() built no parser"
+            parser = by_verb[self.verb] = self.parser
+        return parser
 
     def exec_parser(self, parser: argparse.ArgumentParser, exec_array: Any,
                     arg_vars: dict[str, Any] | None = None) -> tuple[argparse.Namespace, list[str]]:

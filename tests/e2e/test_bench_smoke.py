@@ -21,6 +21,8 @@ FIELDS = {
     "sync": PAIRED,
     "async": PAIRED,
     "noop": JOB_LOAD,
+    "cli-sync": PAIRED,
+    "cli-async": PAIRED,
     "fanout": (*COMMON, "p50_s", "p95_s", "node_results_per_s"),
     "simfleet": ("cpu_ratio",),
     "redis": ("sync_over_zmq",),
@@ -50,9 +52,10 @@ def test_harness_at_tiny_sizes_writes_every_workload(tmp_path):
         assert not numeric(size, FLEET), size
     for key in ("sync", "fanout"):  # the same workloads over the redis driver
         assert not numeric(workloads["redis"][key], FIELDS[key]), (key, workloads["redis"][key])
-    assert len(data["targets"]) == 11
+    assert len(data["targets"]) == 13
     assert all(isinstance(t["measured"], Real) and isinstance(t["pass"], bool) for t in data["targets"])
     assert "Targets" in result.stdout and "noop-10" in result.stdout and "redis sync-10" in result.stdout
+    assert "sync-10 (CLI --wait)" in result.stdout
 
 
 def test_speed_up_targets_come_from_the_ours_over_original_ratios(monkeypatch):

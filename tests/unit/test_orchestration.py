@@ -268,3 +268,20 @@ def test_unknown_verb_in_orchestration() -> None:
 
     with pytest.raises(PluginNotFound, match="NOPE"):
         built_jobs([{"jobs": [{"NOPE": "x"}]}])
+
+
+def test_a_verb_builds_its_parser_once_however_many_jobs_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from directord.components.run import Component as Run
+
+    built: list[object] = []
+    original = Run.args
+
+    def counting(self: Run) -> None:
+        built.append(self)
+        original(self)
+
+    monkeypatch.setattr(Run, "args", counting)
+    many = built_jobs([{"jobs": [{"RUN": f"--skip-cache --stdout-arg out{i} echo {i}"} for i in range(50)]}])
+    assert len(built) <= 1  # once per class and verb (none when an earlier test built it)
+    assert [job["command"] for job in many] == [f"echo {i}" for i in range(50)]
+    assert [job["stdout_arg"] for job in many] == [f"out{i}" for i in range(50)]  # each job its own options
