@@ -169,3 +169,26 @@ def test_a_server_of_a_shared_driver_warns_about_a_datastore_of_its_own(tmp_path
                  what="the warning about the memory datastore")
     finally:
         c.stop()
+
+
+def test_server_and_clients_started_before_redis_connect_once_it_is_up(tmp_path: Path) -> None:
+    data, port = tmp_path / "redis", free_port()
+    data.mkdir()
+    base = f"redis://127.0.0.1:{port}"
+    c = Cluster(tmp_path / "plane", clients=2, heartbeat=HEARTBEAT_S, driver="redis", driver_url=f"{base}/0")
+    try:
+        c.start_server()
+        for name in c.names:
+            c.start_client(name)
+        for name in ("server", *c.names):
+            wait_for(lambda name=name: "connecting in the background" in (c.root / f"{name}.log").read_text(),
+                     15, what=f"{name} to wait for redis")
+        with redis_server(data, port):
+            c.wait_nodes(set(c.names), timeout=15)
+            done = c.cli("exec", "--verb", "RUN", "--skip-cache echo redis came late", "--wait")
+            assert done.returncode == 0, done.stdout + done.stderr
+    except BaseException:
+        print(c.logs())
+        raise
+    finally:
+        c.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 import uuid
 from typing import Any
@@ -13,11 +14,12 @@ from directord.drivers import BackendConnection, ClientTransport
 from directord.drivers.redis.keys import Keys
 from directord.drivers.redis.link import Backoff, Link, close_later, link, redis_module
 from directord.drivers.redis.writer import Writer
-from directord.exceptions import ConfigError, DirectordError
+from directord.exceptions import ConfigError
 
 READ_COUNT = 256
 BLOCK_MS = 5000
 QUEUED = 4096
+LOG = logging.getLogger(__name__)
 UP_MAXLEN = 100_000
 HELLO_MAXLEN = 10_000
 
@@ -72,32 +74,46 @@ class RedisClient(ClientTransport):
         self._reader: asyncio.Task | None = None
 
     async def connect(self) -> None:
+        """Announce this node; a Redis that cannot be reached yet is retried in the background
+        (the node starts anyway, as it would before its server), wrong credentials are an error."""
         redis = redis_module()
         self._client = self.link.asyncio_client()
         self._reader_client = self.link.asyncio_client()
-        up = self.keys.up(self.identity)
+        self._writer = Writer(self._client, self.link.shown)
+        last: bytes | None = None
         try:  # a marker on our own stream first: wrong credentials fail here, not at the first result
-            await self._client.xadd(up, {"h": b""}, maxlen=UP_MAXLEN, approximate=True)
-            await self._client.xadd(self.keys.hello, {"n": self.identity.encode()}, maxlen=HELLO_MAXLEN,
-                                    approximate=True)
-            newest = await self._client.xrevrange(self.keys.down(self.identity), count=1)
+            for key, fields, maxlen in self._announcements():
+                await self._client.xadd(key, fields, maxlen=maxlen)
+            last = await self._newest()
         except redis.exceptions.NoPermissionError as exc:
             self.close()
             raise ConfigError(f"redis at {self.link.shown} refused node {self.identity!r} ({exc}): "
                               f"the credentials in --driver-url are not this node's") from None
-        except redis.RedisError as exc:
-            self.close()
-            raise DirectordError(f"cannot reach redis at {self.link.shown}: {exc}") from None
-        self._writer = Writer(self._client, self.link.shown)
+        except (redis.RedisError, OSError) as exc:
+            LOG.warning("redis at %s: %s; connecting in the background", self.link.shown, exc)
+            for key, fields, maxlen in self._announcements():  # the writer keeps them until Redis takes them
+                self._writer.xadd(key, fields, maxlen)
         self._writer.start()
-        self._reader = asyncio.create_task(self._read(newest[0][0] if newest else b"0-0"))
+        self._reader = asyncio.create_task(self._read(last))
 
-    async def _read(self, last: bytes) -> None:
+    def _announcements(self) -> list[tuple[str, dict[str, bytes], int]]:
+        """A marker on our own stream, then our name on the hello stream: (key, fields, maxlen)."""
+        return [(self.keys.up(self.identity), {"h": b""}, UP_MAXLEN),
+                (self.keys.hello, {"n": self.identity.encode()}, HELLO_MAXLEN)]
+
+    async def _newest(self) -> bytes:
+        """The id of the last frame already in our down stream: we read what comes after it."""
+        newest = await self._reader_client.xrevrange(self.keys.down(self.identity), count=1)
+        return newest[0][0] if newest else b"0-0"
+
+    async def _read(self, last: bytes | None) -> None:
         redis = redis_module()
         down = self.keys.down(self.identity)
         backoff = Backoff(self.link.shown, "reading")
         while True:
             try:
+                if last is None:
+                    last = await self._newest()
                 replies = await self._reader_client.xread({down: last}, count=READ_COUNT, block=BLOCK_MS)
             except (redis.RedisError, OSError) as exc:  # away, restarting, or our user revoked
                 await backoff.after(exc)

@@ -15,7 +15,6 @@ from directord.drivers import ServerTransport
 from directord.drivers.redis.keys import GROUP
 from directord.drivers.redis.link import Backoff, close_later, link, redis_module
 from directord.drivers.redis.writer import Writer
-from directord.exceptions import DirectordError
 
 LOG = logging.getLogger(__name__)
 READ_COUNT = 256
@@ -65,9 +64,8 @@ class RedisServer(ServerTransport):
         self._reader_client = self.link.asyncio_client()
         try:
             await self._client.ping()
-        except redis.RedisError as exc:
-            self.close()
-            raise DirectordError(f"cannot reach redis at {self.link.shown}: {exc}") from None
+        except (redis.RedisError, OSError) as exc:  # the lease is tried again every half heartbeat
+            LOG.warning("redis at %s: %s; connecting in the background", self.link.shown, exc)
         self._writer = Writer(self._client, self.link.shown)
         self._writer.start()
 
