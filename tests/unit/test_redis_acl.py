@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from directord.drivers.redis import RedisDriver
 from directord.drivers.redis.acl import node_url
 from directord.drivers.redis.keys import Keys
 from directord.exceptions import ConfigError
+from directord.testing import free_port, redis_server
 from directord.testing.drivers import LEASE_S
 
 
@@ -163,3 +165,18 @@ def test_keygen_refuses_names_redis_users_cannot_be(admin_url: str, name: str) -
 def test_node_url_keeps_host_db_and_prefix() -> None:
     assert node_url("rediss://admin:pw@h:6380/2?prefix=p", "web1", "s3") == "rediss://web1:s3@h:6380/2?prefix=p"
     assert node_url("redis://h/0", "a/b", "s") == "redis://a%2Fb:s@h/0"
+
+
+def test_keygen_says_when_redis_cannot_keep_the_users(admin_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    RedisDriver.generate_keys(settings(admin_url), ["web9"])  # the test redis-server: no aclfile, no config file
+    assert "the node users last until it restarts" in caplog.text
+
+
+def test_node_users_outlive_a_redis_restart_with_an_aclfile(tmp_path: Path) -> None:
+    acl_file, port = tmp_path / "users.acl", free_port()
+    acl_file.write_text("")
+    with redis_server(tmp_path, port, args=("--aclfile", str(acl_file))) as base:
+        url = dict(RedisDriver.generate_keys(settings(f"{base}/0"), ["web1"]))["web1"]
+        assert "user web1 on" in acl_file.read_text()
+    with redis_server(tmp_path, port, args=("--aclfile", str(acl_file))):
+        assert as_node(url).ping()
