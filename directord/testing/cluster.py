@@ -118,15 +118,21 @@ class Cluster:
             reap(process, 10)
 
     @contextlib.contextmanager
-    def running(self) -> Iterator[Cluster]:
-        """Start, yield, and always stop; the logs are printed when something failed."""
+    def supervised(self) -> Iterator[Cluster]:
+        """Yield, then always stop what was started; the logs are printed when something failed."""
         try:
-            yield self.start()
+            yield self
         except BaseException:
             print(self.logs())
             raise
         finally:
             self.stop()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Cluster]:
+        """Start, yield, and always stop (see ``supervised``)."""
+        with self.supervised():
+            yield self.start()
 
     def logs(self) -> str:
         return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.root.glob("*.log"))

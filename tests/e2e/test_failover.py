@@ -26,11 +26,17 @@ def server_id(c: Cluster, name: str) -> str:
     return found.group(1) if found else ""
 
 
+def wait_logged(c: Cluster, name: str, text: str, timeout: float = 15) -> None:
+    """Wait until the log of process ``name`` says ``text``."""
+    wait_for(lambda: text in (c.root / f"{name}.log").read_text(), timeout, interval=0.05,
+             what=f"{name} to log {text!r}")
+
+
 def start_plane(c: Cluster) -> None:
     c.start_server()
     wait_for(lambda: server_id(c, "server"), 15, what="the first server to be active")
     c.start_server(name="standby")
-    wait_for(lambda: "standing by" in (c.root / "standby.log").read_text(), 15, what="the second to stand by")
+    wait_logged(c, "standby", "standing by")
     for name in c.names:
         c.start_client(name)
     c.wait_nodes(NODES)
@@ -41,14 +47,9 @@ def plane(tmp_path: Path, redis_base: str) -> Iterator[Cluster]:
     tag = uuid.uuid4().hex[:10]
     c = Cluster(tmp_path, clients=4, heartbeat=HEARTBEAT_S, datastore=f"{redis_base}/0?prefix=ds-{tag}",
                 driver="redis", driver_url=f"{redis_base}/0?prefix=tr-{tag}")
-    try:
+    with c.supervised():
         start_plane(c)
         yield c
-    except BaseException:
-        print(c.logs())
-        raise
-    finally:
-        c.stop()
 
 
 def set_identity_args(c: Cluster) -> None:
@@ -132,7 +133,7 @@ def test_a_redis_restart_loses_no_accepted_job(tmp_path: Path) -> None:
     base = first.enter_context(redis_server(data, port, appendonly=True))
     c = Cluster(tmp_path / "plane", clients=2, heartbeat=HEARTBEAT_S, datastore=f"{base}/0?prefix=ds",
                 driver="redis", driver_url=f"{base}/0?prefix=tr")
-    try:
+    with first, c.supervised():
         c.start()
         runs = c.root / "runs.log"
         path = c.write("twenty.yaml", "- jobs:\n" + "".join(
@@ -143,9 +144,8 @@ def test_a_redis_restart_loses_no_accepted_job(tmp_path: Path) -> None:
         wait_for(lambda: runs.exists() and len(runs.read_text().split()) >= 6, 30, interval=0.02,
                  what="the jobs to be under way")
         first.close()  # redis-server stops
-        for name in ("server", "node1"):
-            wait_for(lambda name=name: "Connection" in (c.root / f"{name}.log").read_text(), 30, interval=0.05,
-                     what=f"{name} to notice redis is gone")
+        for name in ("server", "node1"):  # both notice redis is gone
+            wait_logged(c, name, "Connection", 30)
         with redis_server(data, port, appendonly=True):
             wait_for(lambda: all(not c.job(j)["PROCESSING"] for j in job_ids), 60, interval=0.2,
                      what="every accepted job to end")
@@ -153,20 +153,13 @@ def test_a_redis_restart_loses_no_accepted_job(tmp_path: Path) -> None:
             assert sorted(map(int, runs.read_text().split())) == sorted(list(range(20)) * 2)
             again = c.cli("exec", "--verb", "RUN", "--skip-cache echo after the restart", "--wait")
             assert again.returncode == 0, again.stdout + again.stderr
-    except BaseException:
-        print(c.logs())
-        raise
-    finally:
-        c.stop()
-        first.close()
 
 
 def test_a_server_of_a_shared_driver_warns_about_a_datastore_of_its_own(tmp_path: Path, redis_base: str) -> None:
     c = Cluster(tmp_path, clients=0, driver="redis", driver_url=f"{redis_base}/0?prefix=own-{uuid.uuid4().hex[:8]}")
     c.start_server()
     try:
-        wait_for(lambda: "know none of the jobs" in (tmp_path / "server.log").read_text(), 10,
-                 what="the warning about the memory datastore")
+        wait_logged(c, "server", "know none of the jobs")
     finally:
         c.stop()
 
@@ -176,19 +169,13 @@ def test_server_and_clients_started_before_redis_connect_once_it_is_up(tmp_path:
     data.mkdir()
     base = f"redis://127.0.0.1:{port}"
     c = Cluster(tmp_path / "plane", clients=2, heartbeat=HEARTBEAT_S, driver="redis", driver_url=f"{base}/0")
-    try:
+    with c.supervised():
         c.start_server()
         for name in c.names:
             c.start_client(name)
         for name in ("server", *c.names):
-            wait_for(lambda name=name: "connecting in the background" in (c.root / f"{name}.log").read_text(),
-                     15, what=f"{name} to wait for redis")
+            wait_logged(c, name, "connecting in the background")
         with redis_server(data, port):
             c.wait_nodes(set(c.names), timeout=15)
             done = c.cli("exec", "--verb", "RUN", "--skip-cache echo redis came late", "--wait")
             assert done.returncode == 0, done.stdout + done.stderr
-    except BaseException:
-        print(c.logs())
-        raise
-    finally:
-        c.stop()

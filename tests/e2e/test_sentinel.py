@@ -60,16 +60,12 @@ def test_a_cluster_follows_the_master_sentinel_promotes(tmp_path: Path, group: t
     assert all(u.startswith(f"redis+sentinel://{n}:") for n, u in c.node_driver_urls.items())
     for port in (master, replica):  # ACL users are per server: keygen made them on both
         assert redis.Redis(port=port).acl_getuser("node1")["enabled"]
-    try:
-        with c.running():
-            before = c.cli("exec", "--verb", "RUN", "--skip-cache echo before", "--wait")
-            assert before.returncode == 0, before.stdout + before.stderr
-            redis.Redis(port=sentinel).execute_command("SENTINEL", "FAILOVER", SERVICE)
-            wait_for(lambda: master_port(sentinel) == replica, 30, what="Sentinel to promote the replica")
-            after = c.cli("exec", "--verb", "RUN", "--skip-cache echo after", "--wait", timeout=90)
-            assert after.returncode == 0, after.stdout + after.stderr
-            assert set(c.job()["STDOUT"].values()) == {"after"}
-            assert redis.Redis(port=replica).exists(f"tr-{tag}:down:node1")  # written to the new master
-    except BaseException:
-        print(c.logs())
-        raise
+    with c.running():
+        before = c.cli("exec", "--verb", "RUN", "--skip-cache echo before", "--wait")
+        assert before.returncode == 0, before.stdout + before.stderr
+        redis.Redis(port=sentinel).execute_command("SENTINEL", "FAILOVER", SERVICE)
+        wait_for(lambda: master_port(sentinel) == replica, 30, what="Sentinel to promote the replica")
+        after = c.cli("exec", "--verb", "RUN", "--skip-cache echo after", "--wait", timeout=90)
+        assert after.returncode == 0, after.stdout + after.stderr
+        assert set(c.job()["STDOUT"].values()) == {"after"}
+        assert redis.Redis(port=replica).exists(f"tr-{tag}:down:node1")  # written to the new master
