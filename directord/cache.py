@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 HOUR = 3600.0
@@ -119,6 +119,14 @@ class Cache:
         """
         self._write([self._row(key, value, tag, expire)])
         return True
+
+    def change(self, key: str, how: Callable[[Any], Any], tag: str | None = None) -> Any:
+        """Store ``how(current value or None)`` as one step: jobs in parallel queues that change
+        the same key (``args``) never lose each other's changes. Returns what was stored."""
+        with self._lock:
+            value = how(self.get(key))
+            self.set(key, value, tag=tag)
+        return value
 
     def _row(self, key: str, value: Any, tag: str | None, expire: float | None = None) -> tuple:
         """The stored form: (key, JSON, tag, deadline, created); the tag's TTL by default."""

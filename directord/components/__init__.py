@@ -263,7 +263,7 @@ class ComponentBase:
                   extend: bool = False, tag: str | None = None) -> Any:
         """Store ``value`` (with ``value_update``: merged into the existing dict); returns what was stored."""
         if value_update:
-            value = lib.merge_dict(cache.get(key) or {}, value, extend)
+            return cache.change(key, lambda current: lib.merge_dict(current or {}, value, extend), tag=tag)
         cache.set(key, value, tag=tag)
         return value
 

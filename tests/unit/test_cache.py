@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -200,3 +201,26 @@ def test_in_memory_cache() -> None:
     with Cache(":memory:") as store:
         store.set("k", "v")
         assert store.get("k") == "v"
+
+
+def test_changes_from_parallel_queues_are_never_lost(cache: Cache) -> None:
+    """An ARG in one queue and a --stdout-arg in another both merge into ``args``."""
+    from directord.components.arg import Component as Arg
+    from directord.components.lib import store_output_args
+
+    arg = Arg()
+
+    def from_arg(n: int) -> None:
+        for i in range(40):
+            arg.set_cache(cache=cache, key="args", value={f"arg{n}-{i}": i}, value_update=True, tag="args")
+
+    def from_output(n: int) -> None:
+        for i in range(40):
+            store_output_args(cache, {"stdout_arg": f"out{n}-{i}"}, f"{i}\n", None)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4) for work in (from_arg, from_output)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(cache.get("args")) == 4 * 40 * 2

@@ -165,7 +165,7 @@ def store_output_args(cache: Any, job: dict[str, Any], stdout: Any, stderr: Any)
     if job.get("stderr_arg"):
         values[job["stderr_arg"]] = text(stderr) or ""
     if values:
-        cache.set("args", merge_dict(cache.get("args") or {}, values, extend=False), tag="args")
+        cache.change("args", lambda current: merge_dict(current or {}, values, extend=False), tag="args")
 
 
 def cacheargs(func: Callable[..., ClientResult]) -> Callable[..., ClientResult]:
