@@ -103,9 +103,12 @@ class Server:
 
     async def _answer_standbys(self) -> None:
         """User requests other servers forwarded: answered as if they came on our socket."""
+        answering: set[asyncio.Task] = set()  # held here: the loop keeps only weak references
         while True:
             peer, frame = await self.transport.forwarded_recv()
-            asyncio.create_task(self._answer_forwarded(peer, frame))
+            task = asyncio.create_task(self._answer_forwarded(peer, frame))
+            answering.add(task)
+            task.add_done_callback(answering.discard)
 
     async def _answer_forwarded(self, peer: str, frame: bytes) -> None:
         try:
@@ -122,12 +125,14 @@ class Server:
             try:
                 if await self.transport.lead(self.server_id, self.lease_s):
                     return True
+                holder = await self.transport.leader()
             except ConnectionError as exc:
                 LOG.warning("cannot reach the lease: %s", exc)
-            if not waiting:
-                waiting = True
-                LOG.info("server %s standing by (driver %s): another server is active", self.server_id,
-                         self.transport.name)
+            else:
+                if not waiting:
+                    waiting = True
+                    LOG.info("server %s standing by (driver %s): server %s is active", self.server_id,
+                             self.transport.name, holder)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval / 2)
         return False
