@@ -12,15 +12,9 @@ from typing import Any
 
 from directord import wire
 from directord.exceptions import (
-    DirectordError,
-    NotFound,
-    RequestError,
     ServerUnavailable,
-    WireError,
 )
 from directord.job import Job
-
-_KINDS = {"NotFound": NotFound, "RequestError": RequestError, "WireError": WireError}
 
 
 def _permission_hint(path: str) -> str:
@@ -62,11 +56,7 @@ def request(socket_path: str, op: str, fields: dict[str, Any] | None = None,
             raise ServerUnavailable(f"connection to {socket_path} failed: {exc}") from None
     finally:
         sock.close()
-    if not isinstance(reply, dict):
-        raise WireError("the server sent a malformed reply")
-    if not reply.get("ok"):
-        raise _KINDS.get(str(reply.get("kind")), DirectordError)(str(reply.get("error")))
-    return reply.get("result")
+    return wire.reply_result(reply)
 
 
 def _read(sock: socket.socket, size: int) -> bytes:

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgpack
 
-from directord.exceptions import WireError
+from directord.exceptions import DirectordError, NotFound, RequestError, WireError
 from directord.models import Control, Message
 
 PROTOCOL_VERSION = 1
@@ -134,3 +134,16 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError(f"request is not JSON: {exc}") from None
+
+
+# What a reply's ``kind`` may raise on the asking side (one-argument errors); any other is a DirectordError.
+_REPLY_KINDS = {"NotFound": NotFound, "RequestError": RequestError, "WireError": WireError}
+
+
+def reply_result(reply: Any) -> Any:
+    """The ``result`` of a user-API reply, or its error raised as the kind it names."""
+    if not isinstance(reply, dict):
+        raise WireError("the server sent a malformed reply")
+    if not reply.get("ok"):
+        raise _REPLY_KINDS.get(str(reply.get("kind")), DirectordError)(str(reply.get("error")))
+    return reply.get("result")

@@ -137,10 +137,9 @@ class Runner:
         try:
             if spec is None:
                 return components.hooks_for(job.verb).queue_sentinel
-            sha = str(spec.get("sha3_224", ""))
+            target, sha, here = self._shipped(spec)
             if sha not in self._sentinels:
-                target = os.path.join(self.shipped_dir, f"{spec.get('name', '')}.py")
-                if not os.path.isfile(target) or stamped_file_sha3_224(target) != sha:
+                if not here:
                     return False
                 self._sentinels[sha] = components.hooks_of(plugins.load_file(target)).queue_sentinel
             return self._sentinels[sha]
@@ -264,15 +263,22 @@ class Runner:
                                    elapsed=elapsed)
         return report._replace(result=result._replace(info=f"Callback [ {mine[-1]} ] completed"), elapsed=elapsed)
 
-    def _sync_component(self, job: Job) -> str:
-        """Worker thread: fetch the server's copy of a component file unless this node has it; its path."""
-        spec = job.component or {}
+    def _shipped(self, spec: dict[str, Any]) -> tuple[str, str, bool]:
+        """Where the server's copy of component ``spec`` lives on this node, its SHA3-224, and
+        whether that copy is here already (TransferError for a name that is not a plain word)."""
         name, sha = str(spec.get("name", "")), str(spec.get("sha3_224", ""))
         if not name.replace("_", "").isalnum():
             raise transfer.TransferError(f"refusing component name {name!r}")
         target = os.path.join(self.shipped_dir, f"{name}.py")
-        if os.path.isfile(target) and stamped_file_sha3_224(target) == sha:
+        return target, sha, os.path.isfile(target) and stamped_file_sha3_224(target) == sha
+
+    def _sync_component(self, job: Job) -> str:
+        """Worker thread: fetch the server's copy of a component file unless this node has it; its path."""
+        spec = job.component or {}
+        target, sha, here = self._shipped(spec)
+        if here:
             return target
+        name = str(spec["name"])
         temp, got = transfer.atomic_download(self.driver, job.job_id, self.identity, str(spec.get("path")), target)
         if got != sha:
             os.unlink(temp)

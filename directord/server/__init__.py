@@ -23,6 +23,7 @@ from directord import wire
 from directord.datastores import Datastore
 from directord.delivery import Delivery
 from directord.drivers import ServerTransport
+from directord.exceptions import WireError
 from directord.models import Control
 from directord.server.api import ApiServer
 from directord.server.backend import BackendService
@@ -112,9 +113,9 @@ class Server:
 
     async def _answer_forwarded(self, peer: str, frame: bytes) -> None:
         try:
-            request = json.loads(frame)
-        except ValueError:
-            request = None
+            request = wire.parse_json(frame)
+        except WireError:
+            request = None  # answered as a malformed request
         answer = await self.api.answer(request)
         self.transport.forwarded_reply(peer, json.dumps(answer).encode())
 

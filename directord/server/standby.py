@@ -8,9 +8,9 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from directord import exceptions
+from directord import wire
 from directord.datastores import Datastore
-from directord.exceptions import DirectordError, ServerUnavailable
+from directord.exceptions import ServerUnavailable
 from directord.server.api import Handler
 from directord.server.jobs import find_record
 from directord.server.user_api import analysis, wait_request
@@ -43,12 +43,7 @@ class StandbyApi:
             raw = await self._forward(json.dumps(request).encode(), self._timeout)
         except (TimeoutError, ConnectionError) as exc:
             raise ServerUnavailable(f"no active server took the request (this server stands by): {exc}") from None
-        answer = json.loads(raw)
-        if answer.get("ok"):
-            return answer.get("result")
-        kind = getattr(exceptions, str(answer.get("kind")), DirectordError)
-        raise (kind if isinstance(kind, type) and issubclass(kind, DirectordError) else DirectordError)(
-            str(answer.get("error")))
+        return wire.reply_result(wire.parse_json(raw))
 
     async def wait(self, request: dict[str, Any]) -> dict[str, Any]:
         ids, timeout = wait_request(request)

@@ -12,13 +12,10 @@ from typing import Any
 
 from directord.drivers import BackendConnection, ClientTransport
 from directord.drivers.redis.keys import Keys
-from directord.drivers.redis.link import Backoff, Link, close_later, link, redis_module
+from directord.drivers.redis.link import BLOCK_MS, QUEUED, READ_COUNT, Backoff, Link, close_later, link, redis_module
 from directord.drivers.redis.writer import Writer
 from directord.exceptions import ConfigError
 
-READ_COUNT = 256
-BLOCK_MS = 5000
-QUEUED = 4096
 LOG = logging.getLogger(__name__)
 UP_MAXLEN = 100_000
 HELLO_MAXLEN = 10_000

@@ -16,6 +16,9 @@ from directord.exceptions import ConfigError
 LOG = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 2.0
 RETRY_S = (0.05, 2.0)  # reconnect back-off: first and longest wait
+READ_COUNT = 256  # entries one blocking read takes per stream
+BLOCK_MS = 5000  # a blocking read returns at least this often (nothing is polled)
+QUEUED = 4096  # frames read ahead of whoever consumes them
 
 
 class Backoff:

@@ -13,13 +13,10 @@ from typing import Any
 
 from directord.drivers import ServerTransport
 from directord.drivers.redis.keys import GROUP
-from directord.drivers.redis.link import Backoff, close_later, link, redis_module
+from directord.drivers.redis.link import BLOCK_MS, QUEUED, READ_COUNT, Backoff, close_later, link, redis_module
 from directord.drivers.redis.writer import Writer
 
 LOG = logging.getLogger(__name__)
-READ_COUNT = 256
-BLOCK_MS = 5000
-QUEUED = 4096  # frames read ahead of the server's receive loop
 DOWN_MAXLEN = 1000  # a node that falls further behind gets the rest again from the server's re-sends
 REPLY_MAXLEN = 8
 REPLY_TTL_MS = 60_000
@@ -105,14 +102,18 @@ class RedisServer(ServerTransport):
     async def _serve(self) -> None:
         """Become the reader: learn the nodes, take over what a previous reader left unacked."""
         client = self._started()
-        await self._group(self.keys.hello)
-        await self._group(self.keys.forward)
         async for key in client.scan_iter(match=self.keys.up_prefix + "*", _type="stream", count=1000):
             self._known.add(self.keys.node_of(_text(key)))
-        self._known = {node for node in self._known if await self._group(self.keys.up(node))}
+        await self._groups()
         for stream in [self.keys.hello, self.keys.forward, *map(self.keys.up, self._known)]:
             await self._claim(stream)
         self._reader = asyncio.create_task(self._read())
+
+    async def _groups(self) -> None:
+        """The servers' group on every stream we read; nodes whose key is no stream are forgotten."""
+        await self._group(self.keys.hello)
+        await self._group(self.keys.forward)
+        self._known = {node for node in self._known if await self._group(self.keys.up(node))}
 
     async def _group(self, stream: str) -> bool:
         """Make sure ``stream`` has the servers' group; False when the key is not a stream."""
@@ -150,9 +151,7 @@ class RedisServer(ServerTransport):
             except redis.ResponseError as exc:  # a stream deleted or replaced under us, or redis restarted empty
                 await backoff.after(exc)
                 with contextlib.suppress(redis.RedisError):
-                    await self._group(self.keys.hello)
-                    await self._group(self.keys.forward)
-                    self._known = {node for node in self._known if await self._group(self.keys.up(node))}
+                    await self._groups()
                 continue
             except (redis.RedisError, OSError) as exc:
                 await backoff.after(exc)
@@ -224,8 +223,12 @@ class RedisServer(ServerTransport):
         connection = request.partition("/")[0]
         if self._writer is None or not node or not connection:
             return False
-        key = self.keys.reply(node, connection)
-        return (self._writer.xadd(key, {"p": peer.encode(), "f": frame}, REPLY_MAXLEN, approximate=False)
+        return self._reply(self.keys.reply(node, connection), peer, frame, REPLY_MAXLEN, approximate=False)
+
+    def _reply(self, key: str, peer: str, frame: bytes, maxlen: int, approximate: bool = True) -> bool:
+        """An answer for ``peer`` on the short-lived stream ``key`` it reads (gone a while after)."""
+        assert self._writer is not None
+        return (self._writer.xadd(key, {"p": peer.encode(), "f": frame}, maxlen, approximate)
                 and self._writer.queue("pexpire", key, REPLY_TTL_MS))
 
     async def forward(self, request: bytes, timeout: float) -> bytes:
@@ -252,9 +255,7 @@ class RedisServer(ServerTransport):
         server = peer.rpartition("/")[0]
         if self._writer is None or not server:
             return False
-        answers = self.keys.answer(server)
-        return (self._writer.xadd(answers, {"p": peer.encode(), "f": frame}, FORWARD_MAXLEN)
-                and self._writer.queue("pexpire", answers, REPLY_TTL_MS))
+        return self._reply(self.keys.answer(server), peer, frame, FORWARD_MAXLEN)
 
     def may_act_as(self, peer: str, node: str) -> bool:
         return peer.rpartition("|")[0] == node

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from typing import Any
 
@@ -22,7 +23,6 @@ class Writer:
     def __init__(self, client: Any, shown: str):
         self.client = client
         self.shown = shown
-        self.refused: str | None = None  # the last NOPERM Redis answered, for the owner to report
         self._queue: collections.deque[tuple[str, tuple[Any, ...], dict[str, Any], int]] = collections.deque()
         self._bytes = 0
         self._wake = asyncio.Event()
@@ -74,16 +74,12 @@ class Writer:
             if isinstance(result, redis_module().ConnectionError):
                 raise result
             if isinstance(result, Exception):  # refused for good (NOPERM, wrong type): retrying cannot help
-                self.refused = f"{command.upper()} {args[0]}: {result}"
-                LOG.error("redis at %s refused %s", self.shown, self.refused)
+                LOG.error("redis at %s refused %s %s: %s", self.shown, command.upper(), args[0], result)
 
-    async def drain(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s until everything queued is sent; False if it was not."""
-        try:
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s until everything queued is sent."""
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
 
     def close(self) -> None:
         if self._task is not None:
