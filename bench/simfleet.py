@@ -7,7 +7,12 @@ result, in one frame (a real client batches its statuses the same way), and
 ignores the server's ACKs and heartbeats: it keeps no unacked results, so an
 ACK has nothing to release.
 
-    python bench/simfleet.py --job-port 5555 --nodes 1000 --heartbeat 10
+The sockets are plain (not asyncio) ZeroMQ sockets whose file descriptors the
+event loop watches, so one process keeps a few thousand nodes busy; the
+benchmark starts several processes for a larger fleet (``--first`` numbers
+each one's nodes).
+
+    python bench/simfleet.py --job-port 5555 --nodes 2500 --first 2501 --heartbeat 10
 """
 
 from __future__ import annotations
@@ -18,19 +23,24 @@ import signal
 import time
 import uuid
 
+import msgpack
 import zmq
-import zmq.asyncio
 
 from directord import __version__, wire
 from directord.client import host_uptime
-from directord.exceptions import WireError
-from directord.models import Control, Message
+from directord.models import Control
+
+JOB, PROCESSING, END, HEARTBEAT = (Control.JOB.value, Control.JOB_PROCESSING.value, Control.JOB_END.value,
+                                   Control.HEARTBEAT.value)
+HEARTBEAT_TICK_S = 0.05  # heartbeats leave in small groups spread over each interval
 
 
 class SimNode:
     """One simulated client on its own DEALER socket."""
 
-    def __init__(self, context: zmq.asyncio.Context, identity: str, address: str):
+    __slots__ = ("identity", "session", "started", "sock")
+
+    def __init__(self, context: zmq.Context, identity: str, address: str):
         self.identity = identity
         self.session = str(uuid.uuid4())
         self.started = time.monotonic()
@@ -39,59 +49,74 @@ class SimNode:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.connect(address)
 
-    async def heartbeat(self) -> None:
-        await self.sock.send(wire.encode([Message(str(uuid.uuid4()), Control.HEARTBEAT.value, data={
+    def heartbeat(self) -> None:
+        self._send([[str(uuid.uuid4()), HEARTBEAT, "", {
             "session": self.session,
             "machine_id": self.identity,
             "version": __version__,
             "driver": "zmq",
             "host_uptime": host_uptime(),
             "agent_uptime": time.monotonic() - self.started,
-        })]))
+        }, None, None, None]])
+        self.serve()  # a send can take the socket's read notification: look for jobs now
 
-    async def serve(self) -> None:
-        while True:
+    def serve(self) -> None:
+        """Answer every frame waiting on the socket (its descriptor is edge-triggered: read it dry)."""
+        while self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             try:
-                messages = wire.decode(await self.sock.recv())
-            except WireError:
+                version, batch = msgpack.unpackb(self.sock.recv(zmq.NOBLOCK), raw=False)
+            except zmq.Again:
+                return
+            except (ValueError, TypeError, msgpack.UnpackException):
+                continue  # not a frame this peer understands: a real client drops it too
+            if version != wire.PROTOCOL_VERSION:
                 continue
             replies = []
-            for message in messages:
-                if message.control == Control.JOB.value:
-                    replies += [
-                        Message(message.msg_id, Control.JOB_PROCESSING.value, message.command, info="task queued"),
-                        Message(message.msg_id, Control.JOB_END.value, message.command, info="task finished",
-                                data={"execution_time": 0.0, "return_timestamp": time.strftime("%Y-%m-%d %H:%M:%S")}),
-                    ]
+            for msg_id, control, command, *_ in batch:
+                if control == JOB:
+                    replies += [[msg_id, PROCESSING, command, None, "task queued", None, None],
+                                [msg_id, END, command, {"execution_time": 0.0,
+                                                        "return_timestamp": time.strftime("%Y-%m-%d %H:%M:%S")},
+                                 "task finished", None, None]]
             if replies:
-                await self.sock.send(wire.encode(replies))
+                self._send(replies)
+
+    def _send(self, body: list) -> None:
+        try:
+            self.sock.send(msgpack.packb([wire.PROTOCOL_VERSION, body], use_bin_type=True), zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # the server is not reading: a real client would retry; the benchmark sees it as lost
 
 
 async def heartbeats(nodes: list[SimNode], interval: float) -> None:
     """Everyone at once on connect, then spread evenly over each interval."""
     for node in nodes:
-        await node.heartbeat()
+        node.heartbeat()
+    per_tick = max(1, round(len(nodes) * HEARTBEAT_TICK_S / interval))
+    position = 0
     while True:
-        for node in nodes:
-            await asyncio.sleep(interval / len(nodes))
-            await node.heartbeat()
+        await asyncio.sleep(interval * per_tick / len(nodes))
+        for _ in range(per_tick):
+            nodes[position].heartbeat()
+            position = (position + 1) % len(nodes)
 
 
 async def run(args: argparse.Namespace) -> None:
-    context = zmq.asyncio.Context()
+    context = zmq.Context()
     context.set(zmq.MAX_SOCKETS, args.nodes + 64)
     address = f"tcp://{args.address}:{args.job_port}"
-    nodes = [SimNode(context, f"{args.prefix}{i:05d}", address) for i in range(1, args.nodes + 1)]
+    loop = asyncio.get_running_loop()
+    nodes = [SimNode(context, f"{args.prefix}{i:05d}", address) for i in range(args.first, args.first + args.nodes)]
+    for node in nodes:
+        loop.add_reader(node.sock.getsockopt(zmq.FD), node.serve)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(node.serve()) for node in nodes]
-    tasks.append(asyncio.create_task(heartbeats(nodes, args.heartbeat)))
+        loop.add_signal_handler(sig, stop.set)
+    beating = asyncio.create_task(heartbeats(nodes, args.heartbeat))
     await stop.wait()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    beating.cancel()
     for node in nodes:
+        loop.remove_reader(node.sock.getsockopt(zmq.FD))
         node.sock.close(0)
     context.term()
 
@@ -101,6 +126,7 @@ def main() -> None:
     parser.add_argument("--job-port", type=int, required=True, help="The server's job port.")
     parser.add_argument("--address", default="127.0.0.1", help="The server's address.")
     parser.add_argument("--nodes", type=int, default=1000, help="Simulated nodes (default %(default)s).")
+    parser.add_argument("--first", type=int, default=1, help="Number of the first node (default %(default)s).")
     parser.add_argument("--heartbeat", type=float, default=10.0, help="Heartbeat interval in seconds.")
     parser.add_argument("--prefix", default="sim", help="Identity prefix (default %(default)s).")
     asyncio.run(run(parser.parse_args()))

@@ -79,10 +79,16 @@ class Delivery:
         self._unacked.clear()
 
     def flush(self) -> None:
+        """Send each peer's batch; peers with the same messages share one encoded frame (a fan-out)."""
         self._scheduled = False
         pending, self.pending = self.pending, {}
+        frames: dict[tuple[int, ...], bytes] = {}
         for node, messages in pending.items():
-            if not self._send(node, wire.encode(messages)):
+            key = tuple(map(id, messages))  # the messages live until the loop ends: ids stay theirs
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = wire.encode(messages)
+            if not self._send(node, frame):
                 LOG.debug("peer %s unreachable; %d message(s) wait for a re-send", node, len(messages))
 
     def acked(self, node: str, msg_id: str) -> None:

@@ -29,6 +29,8 @@ class Control(str, enum.Enum):
 
 
 FINAL_STATES = frozenset({Control.JOB_END.value, Control.JOB_FAILED.value})
+_NULL = Control.NULL.value
+_EMPTY = frozenset({None, "", _NULL})  # text a status leaves out
 
 
 class Status(str, enum.Enum):
@@ -91,7 +93,7 @@ class JobRecord:
 
     def __post_init__(self) -> None:
         for node in self.nodes:
-            self.processing.setdefault(node, Control.NULL.value)
+            self.processing.setdefault(node, _NULL)
             self.info.setdefault(node, None)
             self.stdout.setdefault(node, None)
             self.stderr.setdefault(node, None)
@@ -129,7 +131,7 @@ class JobRecord:
             if node not in self.processing:
                 self.nodes.append(node)
                 self._open += 1
-                self.processing[node] = Control.NULL.value
+                self.processing[node] = _NULL
                 self.info[node] = self.stdout[node] = self.stderr[node] = None
 
     def apply(self, node: str, msg: Message, now: float | None = None) -> bool:
@@ -138,29 +140,33 @@ class JobRecord:
         A node that already reached a final state keeps it: late or repeated
         results never flip a finished job.
         """
-        if node not in self.processing or self.is_final(node):
+        current = self.processing.get(node)
+        if current is None or current in FINAL_STATES:
             return False
         now = time.time() if now is None else now
-        self.processing[node] = msg.control
-        if msg.control in FINAL_STATES:
+        control = msg.control
+        self.processing[node] = control
+        if msg.info not in _EMPTY:
+            self.info[node] = msg.info
+        if msg.stdout not in _EMPTY:
+            self.stdout[node] = msg.stdout
+        if msg.stderr not in _EMPTY:
+            self.stderr[node] = msg.stderr
+        self.last = now
+        if control in FINAL_STATES:
             self._open -= 1
-        for target, value in ((self.info, msg.info), (self.stdout, msg.stdout), (self.stderr, msg.stderr)):
-            if value not in (None, "", Control.NULL.value):
-                target[node] = value
-        data = msg.data if isinstance(msg.data, dict) else {}
-        if msg.control in FINAL_STATES:
+            data = msg.data if isinstance(msg.data, dict) else {}
             self.roundtrip[node] = max(now - self.created, 0.0)
             exec_time = data.get("execution_time")
             if isinstance(exec_time, (int, float)):
                 self.execution[node] = float(exec_time)
             self.component_timestamp = data.get("component_exec_timestamp") or self.component_timestamp
             self.return_timestamp = data.get("return_timestamp") or self.return_timestamp
-        self.last = now
         return True
 
     def mark_queued(self, node: str) -> bool:
         """The node acknowledged the job; True if that changed its state."""
-        if self.processing.get(node) != Control.NULL.value:
+        if self.processing.get(node) != _NULL:
             return False
         self.processing[node] = Control.JOB_PROCESSING.value
         self.info[node] = "task queued"
@@ -170,7 +176,7 @@ class JobRecord:
         """``node`` gave the job back unstarted: it waits to be sent again (state "\\x00")."""
         if node not in self.processing or self.is_final(node):
             return False
-        self.processing[node] = Control.NULL.value
+        self.processing[node] = _NULL
         self.info[node] = info
         return True
 

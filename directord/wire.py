@@ -7,9 +7,11 @@ thousand jobs or acks, which is most of the speed of the hot path.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +25,8 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 MAX_BATCH = 100_000
 
 _CONTROLS = frozenset(c.value for c in Control)
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ids = itertools.count()
 _OPTIONAL_TEXT = (str, type(None))
 
 
@@ -47,24 +51,39 @@ class DropCounter:
 
 async def receive_loop(recv: Callable[[], Awaitable[tuple[str, bytes]]], dropped: DropCounter,
                        dispatch: Callable[[str, list[Message]], Awaitable[None] | None]) -> None:
+    """``receive_batches`` for a ``recv`` that returns one (source, frame) at a time."""
+
+    async def one() -> list[tuple[str, bytes]]:
+        return [await recv()]
+
+    await receive_batches(one, dropped, dispatch)
+
+
+async def receive_batches(recv: Callable[[], Awaitable[list[tuple[str, bytes]]]], dropped: DropCounter,
+                          dispatch: Callable[[str, list[Message]], Awaitable[None] | None]) -> None:
     """Receive frames forever: count and drop malformed ones, hand each decoded batch to ``dispatch``.
 
-    ``recv`` returns (source, frame); ``dispatch`` may be a coroutine function.
-    A batch that fails is logged and never stops the loop.
+    ``recv`` returns a list of (source, frame); ``dispatch`` may be a coroutine
+    function. A batch that fails is logged and never stops the loop.
     """
     while True:
-        source, frame = await recv()
-        try:
-            messages = decode(frame)
-        except WireError as exc:
-            dropped.drop(source, exc)
-            continue
-        try:
-            pending = dispatch(source, messages)
-            if pending is not None:
-                await pending
-        except Exception:  # a bad batch must never stop the loop
-            dropped.logger.exception("failed to handle a batch from %s", source)
+        for source, frame in await recv():
+            try:
+                messages = decode(frame)
+            except WireError as exc:
+                dropped.drop(source, exc)
+                continue
+            try:
+                pending = dispatch(source, messages)
+                if pending is not None:
+                    await pending
+            except Exception:  # a bad batch must never stop the loop
+                dropped.logger.exception("failed to handle a batch from %s", source)
+
+
+def new_id() -> str:
+    """A message id no other message has: a random prefix per process and a counter (cheaper than uuid4)."""
+    return f"{_ID_PREFIX}-{next(_ids)}"
 
 
 def encode(messages: list[Message]) -> bytes:

@@ -108,7 +108,7 @@ class Client:
         if returned:
             LOG.info("returning %d queued job(s) to the server", len(returned))
             self.delivery.flush()  # RETURN leaves in a frame of its own: a server that predates it drops only that
-            self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.RETURN.value, data=returned),
+            self.delivery.queue(SERVER, Message(wire.new_id(), Control.RETURN.value, data=returned),
                                 reliable=True)
             self.delivery.flush()
         start = time.monotonic()
@@ -126,7 +126,7 @@ class Client:
 
     # -- outgoing ------------------------------------------------------------
     def _heartbeat(self) -> None:
-        self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.HEARTBEAT.value, data={
+        self.delivery.queue(SERVER, Message(wire.new_id(), Control.HEARTBEAT.value, data={
             "session": self.session,
             "machine_id": self.machine_id,
             "version": __version__,
@@ -166,7 +166,7 @@ class Client:
             except Exception:  # a bad message must never stop the loop
                 LOG.exception("failed to handle message %s", message.msg_id)
         if received:  # one ack for every job of the frame: "task queued"
-            self.delivery.queue(SERVER, Message(str(uuid.uuid4()), Control.ACK.value, data=received))
+            self.delivery.queue(SERVER, Message(wire.new_id(), Control.ACK.value, data=received))
 
     def _handle(self, message: Message, received: list[str]) -> None:
         if message.control == Control.JOB.value:

@@ -63,6 +63,14 @@ class ServerTransport(abc.ABC):
     async def recv(self) -> tuple[str, bytes]:
         """The next frame from a node and that node's authenticated identity."""
 
+    async def recv_batch(self, limit: int) -> list[tuple[str, bytes]]:
+        """At least one and at most ``limit`` frames, as ``recv`` returns them, in arrival order.
+
+        A driver that can read what is waiting in one go overrides this: the
+        server handles a batch at once and sends its replies after it.
+        """
+        return [await self.recv()]
+
     @abc.abstractmethod
     def send(self, identity: str, frame: bytes) -> bool:
         """Queue one frame for node ``identity`` without blocking; False when it cannot be queued."""

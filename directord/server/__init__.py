@@ -37,6 +37,7 @@ from directord.server.standby import StandbyApi
 from directord.server.user_api import UserApi
 
 LOG = logging.getLogger(__name__)
+RECV_BATCH = 1000  # node frames handled before what they queued is sent
 LEASE_HEARTBEATS = 2  # a lease not renewed for this many heartbeats lets a standby take over
 
 
@@ -83,8 +84,8 @@ class Server:
             self.store.clear_nodes()  # nodes are re-learned from their heartbeats
             self._restore()
             self.api.serve_with(self.user_api.handlers())
-            tasks = [asyncio.create_task(wire.receive_loop(self.transport.recv, self.nodes.dropped,
-                                                           self.nodes.handle)),
+            tasks = [asyncio.create_task(wire.receive_batches(self._node_frames, self.nodes.dropped,
+                                                              self.nodes.handle)),
                      asyncio.create_task(self._housekeeping()), asyncio.create_task(self.backend.run()),
                      asyncio.create_task(self._answer_standbys())]
             LOG.info("server %s ready (driver %s, datastore %s)", self.server_id, self.transport.name,
@@ -101,6 +102,9 @@ class Server:
         self.store.close()
         LOG.info("server stopped")
         return 1 if self.lost_lease else 0
+
+    async def _node_frames(self) -> list[tuple[str, bytes]]:
+        return await self.transport.recv_batch(RECV_BATCH)
 
     async def _answer_standbys(self) -> None:
         """User requests other servers forwarded: answered as if they came on our socket."""
@@ -186,8 +190,7 @@ class Server:
                 if now - last_beat >= self.interval:
                     last_beat = now
                     await self._renew()
-                    for node in self.registry.live():
-                        self.nodes.send_heartbeat(node.identity)
+                    self.nodes.send_heartbeat(*(node.identity for node in self.registry.live()))
                 self.jobs.flush()
                 if now - last_prune >= min(60.0, max(self.job_ttl / 4, 0.5)):
                     last_prune = now

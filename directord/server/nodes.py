@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 
 from directord import plugins, wire
 from directord.datastores import Datastore
@@ -18,6 +17,9 @@ from directord.server.jobs import JobTable
 from directord.server.registry import NodeRegistry
 
 LOG = logging.getLogger(__name__)
+HEARTBEAT, ACK, RETURN, JOB_FAILED = (Control.HEARTBEAT.value, Control.ACK.value, Control.RETURN.value,
+                                      Control.JOB_FAILED.value)
+STATUSES = frozenset({Control.JOB_PROCESSING.value, *FINAL_STATES})
 ACK_BATCH_DELAY = 0.05
 
 
@@ -54,15 +56,16 @@ class NodeProtocol:
             asyncio.get_running_loop().call_later(ACK_BATCH_DELAY, self._send_acks)
 
     def _handle_one(self, identity: str, message: Message) -> None:
-        if message.control == Control.HEARTBEAT.value:
+        control = message.control
+        if control in STATUSES:
+            self._status(identity, message)
+        elif control == HEARTBEAT:
             self._heartbeat(identity, message)
-        elif message.control == Control.ACK.value and isinstance(message.data, list):
+        elif control == ACK and isinstance(message.data, list):
             for job_id in message.data:  # the node has these jobs queued
                 self._delivery.acked(identity, str(job_id))
                 self._jobs.queued(identity, str(job_id))
-        elif message.control in (Control.JOB_PROCESSING.value, *FINAL_STATES):
-            self._status(identity, message)
-        elif message.control == Control.RETURN.value and isinstance(message.data, list):
+        elif control == RETURN and isinstance(message.data, list):
             self._returned(identity, message)
         else:
             self.dropped.drop(identity, f"unexpected control {message.control!r}")
@@ -95,7 +98,7 @@ class NodeProtocol:
         accepted = self._jobs.apply(identity, message)  # only a target's unfinished job may add callbacks
         if accepted and isinstance(message.data, dict) and isinstance(message.data.get("new_tasks"), list):
             self._callbacks.node_tasks(identity, message.data["new_tasks"])
-        if message.control == Control.JOB_FAILED.value:
+        if message.control == JOB_FAILED:
             self._holds.failed(identity, message.msg_id)  # a failed REBOOT: nothing to wait for
         hooks = self._dispatcher.hooks(message.command)
         if hooks.coordinates:
@@ -115,13 +118,13 @@ class NodeProtocol:
         self._jobs.flush()  # a result is acknowledged only once it is in the datastore
         acks, self._acks = self._acks, {}
         for node, job_ids in acks.items():
-            self._delivery.queue(node, Message(str(uuid.uuid4()), Control.ACK.value, data=job_ids))
+            self._delivery.queue(node, Message(wire.new_id(), ACK, data=job_ids))
 
-    def send_heartbeat(self, node: str) -> None:
-        self._delivery.queue(node, Message(
-            str(uuid.uuid4()), Control.HEARTBEAT.value,
-            data={"server_id": self.server_id, "interval": self.interval},
-        ))
+    def send_heartbeat(self, *nodes: str) -> None:
+        """One heartbeat message, queued for each of ``nodes`` (they share its encoded frame)."""
+        message = Message(wire.new_id(), HEARTBEAT, data={"server_id": self.server_id, "interval": self.interval})
+        for node in nodes:
+            self._delivery.queue(node, message)
 
     def expire(self) -> None:
         """End the nodes whose heartbeats stopped (and purged nodes that never came back):

@@ -261,6 +261,30 @@ class DriverContract:
 
         self._run(driver_name, scenario)
 
+    def test_batches_hold_what_waits_in_order_and_within_the_limit(self, driver_name: str) -> None:
+        count, limit = 500, 64
+
+        async def scenario(rig: Rig) -> None:
+            server = await rig.server()
+            clients = [await rig.client(name) for name in ("n1", "n2")]
+            for n in range(count):
+                for client in clients:
+                    assert client.send(n.to_bytes(4, "big"))
+            got: list[tuple[str, bytes]] = []
+            while len(got) < 2 * count:
+                batch = await _within(server.recv_batch(limit), f"a batch after {len(got)} frames")
+                assert 1 <= len(batch) <= limit
+                got.extend(batch)
+            assert len(got) == 2 * count
+            for client in clients:  # each node's frames arrive once each, in the order it sent them
+                assert [f for who, f in got if who == client.identity] == [n.to_bytes(4, "big") for n in range(count)]
+            assert server.send("n1", b"after the batches")  # the channel still works both ways
+            assert await _within(clients[0].recv(), "the server's frame") == b"after the batches"
+            clients[1].send(b"one more")
+            assert await _within(server.recv(), "a frame after the batches") == ("n2", b"one more")
+
+        self._run(driver_name, scenario)
+
     def test_send_to_an_unknown_node_fails_without_blocking(self, driver_name: str) -> None:
         async def scenario(rig: Rig) -> None:
             server = await rig.server()

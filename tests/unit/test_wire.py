@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 from typing import Any
 
 import msgpack
@@ -11,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from directord import wire
+from directord.delivery import Delivery
 from directord.exceptions import WireError
 from directord.models import Control, Message
 
@@ -230,3 +234,40 @@ def test_parse_json_rejects_garbage(body: bytes) -> None:
 
 def test_parse_json_accepts_any_json_value() -> None:
     assert wire.parse_json(json.dumps([1, "two", None]).encode()) == [1, "two", None]
+
+
+def test_new_ids_are_unique_and_differ_between_processes() -> None:
+    ids = {wire.new_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    other = subprocess.run([sys.executable, "-c", "from directord import wire; print(wire.new_id())"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert other.rsplit("-", 1)[0] != wire.new_id().rsplit("-", 1)[0]  # another process, another prefix
+
+
+def test_delivery_encodes_a_fan_out_once_and_every_peer_gets_it() -> None:
+    sent: list[tuple[str, bytes]] = []
+    encoded: list[int] = []
+    real_encode = wire.encode
+
+    def counting(messages: list[Message]) -> bytes:
+        encoded.append(len(messages))
+        return real_encode(messages)
+
+    async def main() -> None:
+        delivery = Delivery(lambda node, frame: sent.append((node, frame)) is None)
+        job = Message("j1", Control.JOB.value, "RUN", data={"command": "true"})
+        for node in ("a", "b", "c"):
+            delivery.queue(node, job, reliable=True)
+        delivery.queue("c", Message("h1", Control.HEARTBEAT.value))  # c's batch differs from a's and b's
+        await asyncio.sleep(0)
+
+    wire.encode = counting
+    try:
+        asyncio.run(main())
+    finally:
+        wire.encode = real_encode
+    assert sorted(encoded) == [1, 2]  # a and b share one frame; c has its own
+    frames = dict(sent)
+    assert frames["a"] is frames["b"]
+    assert [m.msg_id for m in wire.decode(frames["a"])] == ["j1"]
+    assert [m.msg_id for m in wire.decode(frames["c"])] == ["j1", "h1"]

@@ -1,10 +1,16 @@
 """The ZeroMQ server half: ROUTERs on the job and backend ports; sends never block
-(DONTWAIT + ROUTER_MANDATORY)."""
+(DONTWAIT + ROUTER_MANDATORY).
+
+The job channel carries every node's traffic, so it skips zmq.asyncio's
+per-message futures: the event loop watches the socket's descriptor and
+``recv_batch`` reads what is waiting in one go.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from typing import Any
@@ -20,6 +26,8 @@ from directord.exceptions import DirectordError
 LOG = logging.getLogger(__name__)
 BIND_RETRY_S = 1.0  # libzmq releases a closed socket's port a moment later, on its I/O thread
 BACKEND_USERS = 10_000
+RECV_LIMIT = 1000
+IDENTITIES = 100_000  # decoded node names kept (the same few thousand arrive again and again)
 
 
 def _user_id(frame: zmq.Frame) -> str | None:
@@ -38,7 +46,12 @@ class ZmqServer(ServerTransport):
     def __init__(self, config: Any):
         super().__init__(config)
         self._context = zmq.asyncio.Context.instance()
-        self._jobs: zmq.asyncio.Socket | None = None
+        self._jobs: zmq.Socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._readable = asyncio.Event()
+        self._check_scheduled = False
+        self._waiting: collections.deque[tuple[str, bytes]] = collections.deque()
+        self._names: dict[bytes, str] = {}
         self._backend: zmq.asyncio.Socket | None = None
         self.security = Security(config)
         self.refused = 0  # messages from a key that may not speak for that identity
@@ -46,11 +59,13 @@ class ZmqServer(ServerTransport):
 
     async def start(self) -> None:
         self.security.start_server(self._context)
-        self._jobs = await self._bind(self.config.job_port, "job")
-        self._backend = await self._bind(self.config.backend_port, "backend")
+        self._jobs = await self._bind(self.config.job_port, "job", zmq.Context.shadow(self._context.underlying))
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._jobs.getsockopt(zmq.FD), self._readable.set)
+        self._backend = await self._bind(self.config.backend_port, "backend", self._context)
 
-    async def _bind(self, port: int, what: str) -> zmq.asyncio.Socket:
-        sock = self._context.socket(zmq.ROUTER)
+    async def _bind(self, port: int, what: str, context: zmq.Context) -> Any:
+        sock = context.socket(zmq.ROUTER)
         sockets.tune(sock, self.config)
         self.security.server_socket(sock)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -72,21 +87,73 @@ class ZmqServer(ServerTransport):
         return sock
 
     async def recv(self) -> tuple[str, bytes]:
+        if not self._waiting:
+            self._waiting.extend(await self.recv_batch(RECV_LIMIT))
+        return self._waiting.popleft()
+
+    async def recv_batch(self, limit: int) -> list[tuple[str, bytes]]:
+        if self._waiting:
+            return [self._waiting.popleft() for _ in range(min(limit, len(self._waiting)))]
         while True:
             if self._jobs is None:
                 raise ConnectionError("the job channel is closed")
-            parts = await self._jobs.recv_multipart(copy=False)
+            self._readable.clear()
+            batch = self._read(self._jobs, limit)
+            if batch:
+                await asyncio.sleep(0)  # what the last batch queued (acks, jobs) leaves before the next one
+                return batch
+            await self._readable.wait()
+
+    def _read(self, sock: zmq.Socket, limit: int) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` waiting frames (the descriptor only signals a change: read until empty)."""
+        batch: list[tuple[str, bytes]] = []
+        curve = self.security.curve
+        while len(batch) < limit:
+            try:
+                parts = sock.recv_multipart(zmq.NOBLOCK, copy=not curve)
+            except zmq.Again:
+                break
             if len(parts) != 2:
                 LOG.debug("dropped a message of %d frames (wrong frame count)", len(parts))
                 continue
-            identity = parts[0].bytes.decode("utf-8", "replace")
-            if not self.security.curve or self.security.allows(identity, _user_id(parts[1])):
-                return identity, parts[1].bytes
-            self.refused += 1
-            LOG.warning("refused a message claiming to be %r from key %r", identity[:64], _user_id(parts[1]))
+            if curve:
+                identity = self._name(parts[0].bytes)
+                if not self.security.allows(identity, _user_id(parts[1])):
+                    self.refused += 1
+                    LOG.warning("refused a message claiming to be %r from key %r", identity[:64], _user_id(parts[1]))
+                    continue
+                batch.append((identity, parts[1].bytes))
+            else:
+                batch.append((self._name(parts[0]), parts[1]))
+        return batch
+
+    def _name(self, raw: bytes) -> str:
+        """A node's identity as text: one shared string per node, not one per frame."""
+        name = self._names.get(raw)
+        if name is None:
+            if len(self._names) >= IDENTITIES:
+                self._names.clear()
+            name = self._names[raw] = raw.decode("utf-8", "replace")
+        return name
 
     def send(self, identity: str, frame: bytes) -> bool:
-        return sockets.send(self._jobs, [identity.encode(), frame], identity)
+        if self._jobs is None:
+            return False
+        try:
+            self._jobs.send_multipart([identity.encode(), frame], zmq.DONTWAIT)
+        except zmq.ZMQError as exc:
+            LOG.debug("send to %s failed: %s", identity, exc)
+            return False
+        finally:
+            if not self._check_scheduled:  # sending can take the descriptor's "readable" signal
+                self._check_scheduled = True
+                self._loop.call_soon(self._check_readable)
+        return True
+
+    def _check_readable(self) -> None:
+        self._check_scheduled = False
+        if self._jobs is not None and self._jobs.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            self._readable.set()
 
     async def backend_recv(self) -> tuple[str, bytes]:
         while True:
@@ -110,8 +177,13 @@ class ZmqServer(ServerTransport):
         return not self.security.curve or self.security.allows(node, self._backend_users.get(peer))
 
     def close(self) -> None:
-        for sock in (self._jobs, self._backend):
-            if sock is not None:
-                sock.close(0)
+        if self._jobs is not None:
+            if self._loop is not None:
+                with contextlib.suppress(RuntimeError, ValueError, OSError):  # the loop is already closed
+                    self._loop.remove_reader(self._jobs.getsockopt(zmq.FD))
+            self._jobs.close(0)
+        if self._backend is not None:
+            self._backend.close(0)
         self._jobs = self._backend = None
+        self._readable.set()  # a waiting recv sees the channel closed
         self.security.stop()
