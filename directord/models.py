@@ -29,7 +29,7 @@ class Control(str, enum.Enum):
 
 
 FINAL_STATES = frozenset({Control.JOB_END.value, Control.JOB_FAILED.value})
-_NULL = Control.NULL.value
+_NULL, _END, _FAILED = Control.NULL.value, Control.JOB_END.value, Control.JOB_FAILED.value
 _EMPTY = frozenset({None, "", _NULL})  # text a status leaves out
 
 
@@ -92,13 +92,18 @@ class JobRecord:
     _open: int = field(default=0, init=False, repr=False, compare=False)  # nodes not yet in a final state
 
     def __post_init__(self) -> None:
-        for node in self.nodes:
-            self.processing.setdefault(node, _NULL)
-            self.info.setdefault(node, None)
-            self.stdout.setdefault(node, None)
-            self.stderr.setdefault(node, None)
+        if not (self.processing or self.info or self.stdout or self.stderr):  # a new record: the quick way
+            self.processing = dict.fromkeys(self.nodes, _NULL)
+            self.info, self.stdout, self.stderr = (dict.fromkeys(self.nodes) for _ in range(3))
+            self._open = len(self.processing)
+        else:
+            for node in self.nodes:
+                self.processing.setdefault(node, _NULL)
+                self.info.setdefault(node, None)
+                self.stdout.setdefault(node, None)
+                self.stderr.setdefault(node, None)
+            self._open = sum(1 for control in self.processing.values() if control not in FINAL_STATES)
         self.last = self.last or self.created
-        self._open = sum(1 for control in self.processing.values() if control not in FINAL_STATES)
 
     # -- derived -------------------------------------------------------------
     @property
@@ -111,11 +116,11 @@ class JobRecord:
 
     @property
     def success(self) -> list[str]:
-        return sorted(n for n, c in self.processing.items() if c == Control.JOB_END.value)
+        return sorted(n for n, c in self.processing.items() if c == _END)
 
     @property
     def failed(self) -> list[str]:
-        return sorted(n for n, c in self.processing.items() if c == Control.JOB_FAILED.value)
+        return sorted(n for n, c in self.processing.items() if c == _FAILED)
 
     @property
     def complete(self) -> bool:

@@ -95,6 +95,21 @@ def encode(messages: list[Message]) -> bytes:
     return msgpack.packb([PROTOCOL_VERSION, body], use_bin_type=True)
 
 
+def pack(message: Message) -> bytes:
+    """One message's encoding, as it sits inside a frame (``framed`` puts several together)."""
+    m = message
+    return msgpack.packb([m.msg_id, m.control, m.command, m.data, m.info, m.stderr, m.stdout], use_bin_type=True)
+
+
+_FRAME_HEAD = b"\x92" + msgpack.packb(PROTOCOL_VERSION)  # a 2-item array: the version, then the batch
+
+
+def framed(count: int, body: bytes) -> bytes:
+    """The frame of ``count`` messages whose ``pack`` encodings, back to back, are ``body``
+    (the same bytes ``encode`` makes of them)."""
+    return _FRAME_HEAD + msgpack.Packer().pack_array_header(count) + body
+
+
 def decode(frame: bytes, max_bytes: int = MAX_FRAME_BYTES) -> list[Message]:
     """Unpack and validate a frame; raise WireError on anything malformed."""
     if not isinstance(frame, (bytes, bytearray, memoryview)):

@@ -37,6 +37,7 @@ from directord.server.standby import StandbyApi
 from directord.server.user_api import UserApi
 
 LOG = logging.getLogger(__name__)
+ACK_DELAY = 0.2  # results are acknowledged with the node's next frame, or after this long
 RECV_BATCH = 1000  # node frames handled before what they queued is sent
 LEASE_HEARTBEATS = 2  # a lease not renewed for this many heartbeats lets a standby take over
 
@@ -51,8 +52,9 @@ class Server:
         self.job_ttl = float(config.job_ttl)
         self.server_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.registry = NodeRegistry(self.interval, self.server_id)
-        self.delivery = Delivery(transport.send)
         self.jobs = JobTable(store)
+        self.delivery = Delivery(transport.send, ack_delay=min(ACK_DELAY, self.interval / 4),
+                                 before_acks=self.jobs.flush)  # a result is acknowledged once it is stored
         self.holds = Holds(self.registry, self.delivery, self.jobs)
         self.dispatcher = Dispatcher(self.registry, self.jobs, self.holds)
         callbacks = Callbacks(self.registry, self.jobs, self.dispatcher)
@@ -184,8 +186,9 @@ class Server:
             try:
                 now = time.monotonic()
                 self.nodes.expire()
-                for node in self.registry.live():
-                    self.delivery.resend(node.identity, older_than=now - max(self.interval, 1.0))
+                for node in self.delivery.unacked_nodes():
+                    if self.registry.is_live(node):
+                        self.delivery.resend(node, older_than=now - max(self.interval, 1.0))
                 self.holds.release_expired()
                 if now - last_beat >= self.interval:
                     last_beat = now

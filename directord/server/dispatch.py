@@ -87,8 +87,7 @@ class Dispatcher:
             plugins.fire("directord_job_submitted", job=dict(data))
         message = job_message(data)
         hold_seconds = self.hooks(job.verb).hold_seconds(job)
-        for node in targets:
-            self._holds.send(node, message, hold_seconds)
+        self._holds.send(targets, message, hold_seconds)
         return warnings
 
     def _component_file(self, verb: str) -> dict[str, str] | None:

@@ -22,14 +22,16 @@ class Holds:
         self._delivery = delivery
         self._jobs = jobs
 
-    def send(self, node: str, message: Message, hold_seconds: float) -> None:
-        """Send a job to ``node`` (kept back while it is held); a job with ``hold_seconds`` starts a hold."""
-        if self._registry.is_held(node):  # e.g. rebooting: sent once its client is back
-            self._delivery.hold(node, message)
-            return
-        self._delivery.queue(node, message, reliable=True)
-        if hold_seconds > 0:
-            self._registry.hold(node, hold_seconds, f"held ({message.command})", message.msg_id)
+    def send(self, nodes: list[str], message: Message, hold_seconds: float) -> None:
+        """Send a job to ``nodes`` (kept back from those held); a job with ``hold_seconds`` starts a hold."""
+        held = self._registry.held_among(nodes)  # e.g. rebooting: sent once its client is back
+        for node in nodes:
+            if node in held:
+                self._delivery.hold(node, message)
+                continue
+            self._delivery.queue(node, message, reliable=True)
+            if hold_seconds > 0:
+                self._registry.hold(node, hold_seconds, f"held ({message.command})", message.msg_id)
 
     def restarted(self, node: Node) -> None:
         """``node``'s client came back: its hold ends unless the job holding it was sent to this session."""

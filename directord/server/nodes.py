@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -20,7 +19,6 @@ LOG = logging.getLogger(__name__)
 HEARTBEAT, ACK, RETURN, JOB_FAILED = (Control.HEARTBEAT.value, Control.ACK.value, Control.RETURN.value,
                                       Control.JOB_FAILED.value)
 STATUSES = frozenset({Control.JOB_PROCESSING.value, *FINAL_STATES})
-ACK_BATCH_DELAY = 0.05
 
 
 class NodeProtocol:
@@ -39,8 +37,6 @@ class NodeProtocol:
         self._dispatcher = dispatcher
         self._callbacks = callbacks
         self.dropped = wire.DropCounter(LOG)
-        self._acks: dict[str, list[str]] = {}
-        self._acks_scheduled = False
         self._orphans: dict[str, float] = {}
         self._node_saved: dict[str, float] = {}
 
@@ -51,9 +47,6 @@ class NodeProtocol:
                 self._handle_one(identity, message)
             except Exception:  # one bad message must not cost the rest of its frame
                 LOG.exception("failed to handle message %s from %s", message.msg_id, identity)
-        if self._acks and not self._acks_scheduled:  # acks leave in batches; results re-send after seconds
-            self._acks_scheduled = True
-            asyncio.get_running_loop().call_later(ACK_BATCH_DELAY, self._send_acks)
 
     def _handle_one(self, identity: str, message: Message) -> None:
         control = message.control
@@ -94,7 +87,7 @@ class NodeProtocol:
     def _status(self, identity: str, message: Message) -> None:
         self._delivery.acked(identity, message.msg_id)
         if message.control in FINAL_STATES:
-            self._acks.setdefault(identity, []).append(message.msg_id)
+            self._delivery.acknowledge(identity, message.msg_id)
         accepted = self._jobs.apply(identity, message)  # only a target's unfinished job may add callbacks
         if accepted and isinstance(message.data, dict) and isinstance(message.data.get("new_tasks"), list):
             self._callbacks.node_tasks(identity, message.data["new_tasks"])
@@ -110,15 +103,8 @@ class NodeProtocol:
             record = self._jobs.requeue(identity, job_id, "returned unstarted by the stopping client")
             if record is not None:
                 self._delivery.track(identity, job_message(record.definition.to_dict()))
-        self._acks.setdefault(identity, []).append(message.msg_id)
+        self._delivery.acknowledge(identity, message.msg_id)
         LOG.info("node %s is stopping; %d queued job(s) wait for it to come back", identity, len(message.data))
-
-    def _send_acks(self) -> None:
-        self._acks_scheduled = False
-        self._jobs.flush()  # a result is acknowledged only once it is in the datastore
-        acks, self._acks = self._acks, {}
-        for node, job_ids in acks.items():
-            self._delivery.queue(node, Message(wire.new_id(), ACK, data=job_ids))
 
     def send_heartbeat(self, *nodes: str) -> None:
         """One heartbeat message, queued for each of ``nodes`` (they share its encoded frame)."""

@@ -17,6 +17,7 @@ class NodeRegistry:
         self.ttl = heartbeat_interval * EXPIRY_HEARTBEATS
         self.server_id = server_id  # recorded on each node: the server it reports to
         self._nodes: dict[str, Node] = {}
+        self._holding: set[str] = set()  # nodes whose hold has not been released (it may have run out)
 
     def heartbeat(self, identity: str, data: dict[str, Any]) -> tuple[Node, bool, bool]:
         """Refresh ``identity``; returns (node, joined, restarted).
@@ -54,9 +55,11 @@ class NodeRegistry:
         node = self._nodes.get(identity)
         if node is not None:
             node.held, node.held_until, node.held_by = reason, time.time() + seconds, job_id
+            self._holding.add(identity)
             node.expire_time = max(node.expire_time, node.held_until)
 
     def release(self, identity: str) -> None:
+        self._holding.discard(identity)
         node = self._nodes.get(identity)
         if node is not None:
             node.held, node.held_until, node.held_by = "", 0.0, ""
@@ -64,6 +67,13 @@ class NodeRegistry:
     def is_held(self, identity: str) -> bool:
         node = self._nodes.get(identity)
         return node is not None and node.held_until > time.time()
+
+    def held_among(self, identities: list[str]) -> set[str]:
+        """Those of ``identities`` held now (one look at the clock, however many there are)."""
+        if not self._holding:
+            return set()
+        now = time.time()
+        return {i for i in self._holding.intersection(identities) if self._nodes[i].held_until > now}
 
     def live(self) -> list[Node]:
         """Non-expired nodes, sorted by identity."""
@@ -80,9 +90,11 @@ class NodeRegistry:
         gone = [n for n in self._nodes.values() if n.expire_time <= now]
         for node in gone:
             del self._nodes[node.identity]
+            self._holding.discard(node.identity)
         return gone
 
     def purge(self) -> list[Node]:
         gone = list(self._nodes.values())
         self._nodes.clear()
+        self._holding.clear()
         return gone

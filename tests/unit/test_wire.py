@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from typing import Any
 
 import msgpack
@@ -244,30 +245,60 @@ def test_new_ids_are_unique_and_differ_between_processes() -> None:
     assert other.rsplit("-", 1)[0] != wire.new_id().rsplit("-", 1)[0]  # another process, another prefix
 
 
-def test_delivery_encodes_a_fan_out_once_and_every_peer_gets_it() -> None:
+def _sent_with(delivery_args: dict[str, Any], scenario: Any) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Run ``scenario(delivery)`` on a loop; the frames sent and each message ``wire.pack`` encoded."""
     sent: list[tuple[str, bytes]] = []
-    encoded: list[int] = []
-    real_encode = wire.encode
+    packed: list[str] = []
+    real_pack = wire.pack
 
-    def counting(messages: list[Message]) -> bytes:
-        encoded.append(len(messages))
-        return real_encode(messages)
+    def counting(message: Message) -> bytes:
+        packed.append(message.msg_id)
+        return real_pack(message)
 
     async def main() -> None:
-        delivery = Delivery(lambda node, frame: sent.append((node, frame)) is None)
+        await scenario(Delivery(lambda node, frame: sent.append((node, frame)) is None, **delivery_args))
+
+    wire.pack = counting
+    try:
+        asyncio.run(main())
+    finally:
+        wire.pack = real_pack
+    return sent, packed
+
+
+def test_delivery_encodes_each_message_of_a_fan_out_once_and_every_peer_gets_it() -> None:
+    async def scenario(delivery: Delivery) -> None:
         job = Message("j1", Control.JOB.value, "RUN", data={"command": "true"})
         for node in ("a", "b", "c"):
             delivery.queue(node, job, reliable=True)
         delivery.queue("c", Message("h1", Control.HEARTBEAT.value))  # c's batch differs from a's and b's
         await asyncio.sleep(0)
 
-    wire.encode = counting
-    try:
-        asyncio.run(main())
-    finally:
-        wire.encode = real_encode
-    assert sorted(encoded) == [1, 2]  # a and b share one frame; c has its own
+    sent, packed = _sent_with({}, scenario)
+    assert sorted(packed) == ["h1", "j1"]
     frames = dict(sent)
     assert frames["a"] is frames["b"]
     assert [m.msg_id for m in wire.decode(frames["a"])] == ["j1"]
     assert [m.msg_id for m in wire.decode(frames["c"])] == ["j1", "h1"]
+
+
+def test_acks_ride_with_the_next_frame_or_leave_after_the_delay_once_stored() -> None:
+    stored: list[float] = []
+
+    async def scenario(delivery: Delivery) -> None:
+        delivery.acknowledge("a", "r1")
+        delivery.acknowledge("a", "r2")
+        delivery.acknowledge("b", "r3")
+        delivery.queue("a", Message("j2", Control.JOB.value, "RUN"), reliable=True)
+        await asyncio.sleep(0)
+        assert len(stored) == 1  # stored before a's acks left
+        await asyncio.sleep(0.3)  # b had nothing else coming: its ack left on its own
+
+    sent, _packed = _sent_with({"ack_delay": 0.1, "before_acks": lambda: stored.append(time.monotonic())},
+                               scenario)
+    assert [(node, [(m.control, m.msg_id if m.control != Control.ACK.value else m.data)
+                    for m in wire.decode(frame)]) for node, frame in sent] == [
+        ("a", [(Control.JOB.value, "j2"), (Control.ACK.value, ["r1", "r2"])]),
+        ("b", [(Control.ACK.value, ["r3"])]),
+    ]
+    assert len(stored) == 2
