@@ -1,7 +1,8 @@
-"""Fan-out: one job to many real clients, and to a simulated fleet of up to 1000 nodes."""
+"""Fan-out: one job to many real clients, and to simulated fleets of 10 to 10,000 nodes."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -21,9 +22,14 @@ if TYPE_CHECKING:
     from suite import System
 
 SIMFLEET = Path(__file__).with_name("simfleet.py")
+ZMQFLOOR = Path(__file__).with_name("zmqfloor.py")
 HEARTBEAT_S = 10.0
+FLEET_STEPS = (10, 100, 1000, 10_000)  # fleet sizes measured, up to --sim-nodes
 FLEET_RESULTS = 2000  # node-results per fleet size (at least MIN_FLEET_JOBS jobs)
 MIN_FLEET_JOBS = 10
+BATCH_JOBS = 100
+BATCH_TIMEOUT_S = 900.0
+NODES_PER_PROCESS = 2500  # what one simfleet process keeps up with
 FLEET_START_TIMEOUT_S = 300.0
 
 
@@ -50,60 +56,129 @@ def real_clients(system: System, clients: int, jobs: int) -> dict[str, Any]:
 
 
 def fleet_sizes(largest: int) -> list[int]:
-    return sorted({min(10, largest), min(100, largest), largest})
+    return sorted({min(size, largest) for size in FLEET_STEPS} | {largest})
 
 
 def simulated_fleet(root: Path, largest: int) -> dict[str, Any]:
-    """Server CPU per node-result for one job fanned out to 10, 100 and ``largest`` simulated nodes."""
+    """Each fleet size from 10 nodes to ``largest``: one job at a time, a batch of jobs, and the idle fleet."""
     sizes = fleet_sizes(largest)
     per_size = {str(size): _fleet(root / f"fleet-{size}", size) for size in sizes}
     smallest, biggest = per_size[str(sizes[0])], per_size[str(sizes[-1])]
     return {
         "label": f"simfleet-{sizes[0]}..{sizes[-1]}",
+        "largest": sizes[-1],
         "sizes": per_size,
         "cpu_ratio": biggest["server_cpu_us_per_node_result"] / smallest["server_cpu_us_per_node_result"],
+        "transport_floor": transport_floor(sizes[-1], biggest["jobs"]),
     }
 
 
+def transport_floor(size: int, jobs: int) -> dict[str, Any]:
+    """What a bare ZeroMQ ROUTER costs for the same fleet (bench/zmqfloor.py), beside the server's figures."""
+    done = subprocess.run([sys.executable, str(ZMQFLOOR), "--nodes", str(size), "--jobs", str(jobs),
+                           "--per-process", str(NODES_PER_PROCESS)],
+                          capture_output=True, text=True, timeout=FLEET_START_TIMEOUT_S * 2, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"zmqfloor.py failed: {done.stderr[-2000:]}")
+    floor = json.loads(done.stdout)
+    note(f"transport floor, {size} nodes: {floor['rss_registered_mib']:.0f} MiB registered,"
+         f" {floor['cpu_us_per_node_result']:.1f} us CPU per node-result")
+    return floor
+
+
 def _fleet(root: Path, size: int) -> dict[str, Any]:
-    """A fresh server and one simfleet process of ``size`` nodes; jobs submitted one at a time."""
+    """A fresh server and ``size`` simulated nodes (one simfleet process per ``NODES_PER_PROCESS``)."""
     root.mkdir(parents=True)
     cluster = Cluster(root, clients=0, heartbeat=HEARTBEAT_S)
     cluster.start_server()
-    with open(root / "simfleet.log", "wb") as log:
-        fleet = subprocess.Popen([sys.executable, str(SIMFLEET), "--job-port", str(cluster.job_port),
-                                  "--nodes", str(size), "--heartbeat", str(HEARTBEAT_S)],
-                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    processes = -(-size // NODES_PER_PROCESS)
+    share = -(-size // processes)
+    fleets = []
+    for index in range(processes):
+        with open(root / f"simfleet-{index}.log", "wb") as log:
+            fleets.append(subprocess.Popen(
+                [sys.executable, str(SIMFLEET), "--job-port", str(cluster.job_port), "--first", str(1 + index * share),
+                 "--nodes", str(min(share, size - index * share)), "--heartbeat", str(HEARTBEAT_S)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
     try:
-        user = UserClient(cluster.socket, timeout=60)
-        wait_for(lambda: fleet.poll() is not None or len(user.call("list_nodes")) == size,
-                 FLEET_START_TIMEOUT_S, interval=0.5, what=f"{size} simulated nodes")
-        if fleet.poll() is not None:
-            raise RuntimeError(f"simfleet exited: {(root / 'simfleet.log').read_text()[-2000:]}")
-        jobs = max(MIN_FLEET_JOBS, FLEET_RESULTS // size)
-        _one_job(user, size)  # warm-up
+        user = UserClient(cluster.socket, timeout=120)
         pid = cluster.server.pid
-        procstat.reset_peak(pid)
-        cpu = procstat.cpu_seconds(pid)
-        walls = [_one_job(user, size) for _ in range(jobs)]
-        time.sleep(SETTLE_S)
-        cpu = procstat.cpu_seconds(pid) - cpu
-        wall = statistics.median(walls)
-        result = {
-            "nodes": size,
-            "jobs": jobs,
-            "wall_s": wall,
-            "node_results_per_s": size / wall,
-            "server_cpu_s": cpu,
-            "server_cpu_us_per_node_result": cpu / (jobs * size) * 1e6,
-            "server_peak_rss_mib": procstat.peak_rss_mib(pid),
-        }
-        note(f"simfleet {size} nodes: {result['server_cpu_us_per_node_result']:.1f} us server CPU per node-result")
+        started = time.monotonic()
+        wait_for(lambda: any(f.poll() is not None for f in fleets) or len(user.call("list_nodes")) == size,
+                 FLEET_START_TIMEOUT_S, interval=1.0, what=f"{size} simulated nodes")
+        if any(f.poll() is not None for f in fleets):
+            raise RuntimeError(f"simfleet exited: {(root / 'simfleet-0.log').read_text()[-2000:]}")
+        result: dict[str, Any] = {"nodes": size, "processes": processes,
+                                  "register_s": time.monotonic() - started}
+        result.update(_idle(pid))
+        result["server_rss_registered_mib"] = procstat.rss_mib(pid)
+        _one_job(user, size)  # warm-up
+        result.update(_one_at_a_time(user, pid, size))
+        result.update(_batch(user, pid, size))
+        note(f"simfleet {size} nodes: one job p50 {result['p50_s']:.3f} s,"
+             f" {result['server_cpu_us_per_node_result']:.1f} us server CPU per node-result"
+             f" ({result['server_io_us_per_node_result']:.1f} of it ZeroMQ I/O),"
+             f" batch {result['batch_node_results_per_s']:,.0f} node-results/s,"
+             f" idle {result['idle_server_cpu_pct']:.2f}% of a core, RSS {result['server_rss_registered_mib']:.0f} MiB registered,"
+             f" {result['server_rss_after_batch_mib']:.0f} MiB after {BATCH_JOBS} jobs")
         return result
     finally:
-        fleet.terminate()
-        reap(fleet, 10)
+        for fleet in fleets:
+            fleet.terminate()
+        for fleet in fleets:
+            reap(fleet, 10)
         cluster.stop()
+
+
+def _idle(pid: int) -> dict[str, float]:
+    """Server CPU over one heartbeat interval with every node heartbeating and nothing else to do."""
+    cpu, start = procstat.cpu_seconds(pid), time.monotonic()
+    time.sleep(HEARTBEAT_S)
+    return {"idle_server_cpu_pct": (procstat.cpu_seconds(pid) - cpu) / (time.monotonic() - start) * 100}
+
+
+def _one_at_a_time(user: UserClient, pid: int, size: int) -> dict[str, Any]:
+    """New RUN jobs to every node, one after the other: each job's round trip and the server's CPU."""
+    jobs = max(MIN_FLEET_JOBS, FLEET_RESULTS // size)
+    procstat.reset_peak(pid)
+    cpu, io = procstat.cpu_seconds(pid), procstat.io_thread_cpu_seconds(pid)
+    walls = [_one_job(user, size) for _ in range(jobs)]
+    time.sleep(SETTLE_S)
+    cpu, io = procstat.cpu_seconds(pid) - cpu, procstat.io_thread_cpu_seconds(pid) - io
+    wall = statistics.median(walls)
+    return {
+        "jobs": jobs,
+        "wall_s": wall,
+        "p50_s": wall,
+        "p95_s": percentile(walls, 0.95),
+        "node_results_per_s": size / wall,
+        "server_cpu_s": cpu,
+        "server_cpu_us_per_node_result": cpu / (jobs * size) * 1e6,
+        "server_io_us_per_node_result": io / (jobs * size) * 1e6,
+        "server_peak_rss_mib": procstat.peak_rss_mib(pid),
+    }
+
+
+def _batch(user: UserClient, pid: int, size: int) -> dict[str, Any]:
+    """``BATCH_JOBS`` RUN jobs to every node, submitted at once as one orchestration; kept afterwards."""
+    jobs = [build_job("RUN", RUN_TEXT) for _ in range(BATCH_JOBS)]
+    cpu = procstat.cpu_seconds(pid)
+    start = time.monotonic()
+    job_ids = user.submit(jobs)["job_ids"]
+    summaries = user.wait_all(job_ids, start + BATCH_TIMEOUT_S, step=BATCH_TIMEOUT_S)  # one wait: no polling
+    wall = time.monotonic() - start
+    bad = [j for j in job_ids if not summaries.get(j) or len(summaries[j]["success"]) != size]
+    if bad:
+        raise RuntimeError(f"{len(bad)} of {BATCH_JOBS} jobs to {size} simulated nodes did not succeed everywhere")
+    time.sleep(SETTLE_S)
+    cpu = procstat.cpu_seconds(pid) - cpu
+    return {
+        "batch_jobs": BATCH_JOBS,
+        "batch_wall_s": wall,
+        "batch_node_results_per_s": BATCH_JOBS * size / wall,
+        "batch_server_cpu_us_per_node_result": cpu / (BATCH_JOBS * size) * 1e6,
+        "server_rss_after_batch_mib": procstat.rss_mib(pid),
+    }
 
 
 def _one_job(user: UserClient, size: int) -> float:
@@ -111,7 +186,7 @@ def _one_job(user: UserClient, size: int) -> float:
     job = build_job("RUN", RUN_TEXT)
     start = time.monotonic()
     job_ids = user.submit([job])["job_ids"]
-    summary = user.wait_all(job_ids, start + 120, step=5.0)[job_ids[0]]
+    summary = user.wait_all(job_ids, start + 120, step=120)[job_ids[0]]
     wall = time.monotonic() - start
     if not summary or not summary["complete"] or len(summary["success"]) != size:
         raise RuntimeError(f"simulated fan-out to {size} nodes did not complete: {summary}")

@@ -79,3 +79,18 @@ def reset_peak(pid: int) -> None:
                 handle.write("5")
         except OSError:  # not ours to reset, or exited: its peak stays cumulative
             continue
+
+
+def io_thread_cpu_seconds(pid: int) -> float:
+    """CPU of the process's ZeroMQ I/O threads (named ``ZMQbg/IO/N``): the TCP work beside Python's."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm", encoding="ascii", errors="replace") as handle:
+                if not handle.read().startswith("ZMQbg/IO"):
+                    continue
+            with open(f"/proc/{pid}/task/{task}/stat", encoding="ascii", errors="replace") as handle:
+                total += sum(int(value) for value in handle.read().rsplit(")", 1)[1].split()[11:13])
+        except OSError:  # the thread ended meanwhile
+            continue
+    return total / CLOCK_TICKS

@@ -43,7 +43,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1000, help="Jobs in sync/noop (async: 10 x jobs/10).")
     parser.add_argument("--nodes", type=int, default=6, help="Clients for floor/exec/sync/async/noop.")
     parser.add_argument("--fanout-clients", type=int, default=100, help="Real clients for the fan-out job.")
-    parser.add_argument("--sim-nodes", type=int, default=1000, help="Largest simulated fleet (also 10 and 100).")
+    parser.add_argument("--sim-nodes", type=int, default=10_000,
+                        help="Largest simulated fleet (also 10, 100 and 1000 below it).")
     parser.add_argument("--compare", action="store_true", help="Also run the original directord 0.12.0.")
     parser.add_argument("--json", type=Path, default=Path(__file__).with_name("results.json"),
                         help="Where to write the results (default %(default)s).")
@@ -56,7 +57,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def raise_fd_limit() -> None:
-    """A thousand simulated nodes need a thousand connections in the server (children inherit this)."""
+    """Ten thousand simulated nodes need ten thousand connections in the server (children inherit this)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -27,7 +27,9 @@ FIELDS = {
     "simfleet": ("cpu_ratio",),
     "redis": ("sync_over_zmq",),
 }
-FLEET = ("wall_s", "node_results_per_s", "server_cpu_s", "server_cpu_us_per_node_result", "server_peak_rss_mib")
+FLEET = ("wall_s", "p50_s", "p95_s", "node_results_per_s", "server_cpu_s", "server_cpu_us_per_node_result",
+         "server_io_us_per_node_result", "server_peak_rss_mib", "idle_server_cpu_pct", "server_rss_registered_mib",
+         "batch_node_results_per_s", "batch_server_cpu_us_per_node_result", "server_rss_after_batch_mib")
 
 
 def numeric(record: dict, names: tuple[str, ...]) -> list[str]:
@@ -47,15 +49,16 @@ def test_harness_at_tiny_sizes_writes_every_workload(tmp_path):
     for key, names in FIELDS.items():
         assert not numeric(workloads[key], names), (key, workloads[key])
     sizes = workloads["simfleet"]["sizes"]
-    assert sorted(int(size) for size in sizes) == [10, 20]
-    for size in sizes.values():
+    assert sorted(int(size) for size in sizes) == [10, 20]  # keyed by node count
+    for key, size in sizes.items():
         assert not numeric(size, FLEET), size
+        assert size["nodes"] == int(key) and size["batch_jobs"] == 100
     for key in ("sync", "fanout"):  # the same workloads over the redis driver
         assert not numeric(workloads["redis"][key], FIELDS[key]), (key, workloads["redis"][key])
-    assert len(data["targets"]) == 13
+    assert len(data["targets"]) == 17
     assert all(isinstance(t["measured"], Real) and isinstance(t["pass"], bool) for t in data["targets"])
     assert "Targets" in result.stdout and "noop-10" in result.stdout and "redis sync-10" in result.stdout
-    assert "sync-10 (CLI --wait)" in result.stdout
+    assert "sync-10 (CLI --wait)" in result.stdout and "simfleet-20" in result.stdout
 
 
 def test_speed_up_targets_come_from_the_ours_over_original_ratios(monkeypatch):

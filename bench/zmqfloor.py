@@ -1,0 +1,96 @@
+"""The transport floor: the least a ZeroMQ server can do for a fleet of simulated nodes.
+
+A bare ROUTER that waits for every node's first heartbeat, then sends one
+JOB frame (encoded once) to every node and reads frames until every node has
+answered, ``--jobs`` times. No records, no acks, no user API: its memory per
+registered node and its CPU per node-result are what libzmq and the kernel
+cost, and what the real server's figures can be read against.
+
+    python bench/zmqfloor.py --nodes 10000 --jobs 10
+
+It prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgpack
+import procstat
+import zmq
+
+from directord import wire
+from directord.models import Control
+
+SIMFLEET = Path(__file__).with_name("simfleet.py")
+REGISTER_TIMEOUT_S = 300.0
+JOB_TIMEOUT_S = 120.0
+
+
+def fleet(port: int, nodes: int, per_process: int) -> list[subprocess.Popen]:
+    processes = -(-nodes // per_process)
+    share = -(-nodes // processes)
+    return [subprocess.Popen([sys.executable, str(SIMFLEET), "--job-port", str(port), "--first",
+                              str(1 + index * share), "--nodes", str(min(share, nodes - index * share))],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for index in range(processes)]
+
+
+def measure(nodes: int, jobs: int, per_process: int) -> dict[str, float]:
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    sims = fleet(port, nodes, per_process)
+    try:
+        seen: set[bytes] = set()
+        deadline = time.monotonic() + REGISTER_TIMEOUT_S
+        while len(seen) < nodes:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(seen)} of {nodes} nodes registered")
+            if router.poll(1000):
+                seen.add(router.recv_multipart()[0])
+        result = {"nodes": nodes, "rss_registered_mib": procstat.rss_mib(os.getpid())}
+        cpu = time.process_time()
+        for number in range(jobs):
+            job_id = f"floor-{number}"
+            frame = msgpack.packb([wire.PROTOCOL_VERSION, [[job_id, Control.JOB.value, "RUN", {}, None, None,
+                                                            None]]], use_bin_type=True)
+            for identity in seen:
+                router.send_multipart([identity, frame], zmq.DONTWAIT)
+            answered: set[bytes] = set()
+            deadline = time.monotonic() + JOB_TIMEOUT_S
+            while len(answered) < nodes and time.monotonic() < deadline:
+                if router.poll(1000):
+                    identity, reply = router.recv_multipart()
+                    if job_id.encode() in reply:  # its statuses (heartbeats pass by)
+                        answered.add(identity)
+        result["cpu_us_per_node_result"] = (time.process_time() - cpu) / (jobs * nodes) * 1e6
+        return result
+    finally:
+        for sim in sims:
+            sim.terminate()
+        for sim in sims:
+            sim.wait(10)
+        router.close(0)
+        context.term()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, required=True, help="Simulated nodes.")
+    parser.add_argument("--jobs", type=int, default=10, help="Jobs to every node (default %(default)s).")
+    parser.add_argument("--per-process", type=int, default=2500, help="Simulated nodes per simfleet process.")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.nodes, args.jobs, args.per_process)))
+
+
+if __name__ == "__main__":
+    main()
