@@ -119,7 +119,8 @@ def _fleet(root: Path, size: int) -> dict[str, Any]:
              f" {result['server_cpu_us_per_node_result']:.1f} us server CPU per node-result"
              f" ({result['server_io_us_per_node_result']:.1f} of it ZeroMQ I/O),"
              f" batch {result['batch_node_results_per_s']:,.0f} node-results/s,"
-             f" idle {result['idle_server_cpu_pct']:.2f}% of a core, RSS {result['server_rss_registered_mib']:.0f} MiB registered,"
+             f" idle {result['idle_server_cpu_pct']:.2f}% of a core,"
+             f" RSS {result['server_rss_registered_mib']:.0f} MiB registered,"
              f" {result['server_rss_after_batch_mib']:.0f} MiB after {BATCH_JOBS} jobs")
         return result
     finally:
