@@ -144,6 +144,8 @@ class Delivery:
         waiting = self._unacked.get(node)
         if waiting is not None:
             waiting.pop(msg_id, None)
+            if not waiting:  # a dict keeps its size when emptied: 10,000 of them would
+                del self._unacked[node]
 
     def resend(self, node: str, older_than: float | None = None) -> int:
         """Re-queue ``node``'s unacked messages (only those sent before ``older_than``)."""

@@ -31,6 +31,21 @@ class Control(str, enum.Enum):
 FINAL_STATES = frozenset({Control.JOB_END.value, Control.JOB_FAILED.value})
 _NULL, _END, _FAILED = Control.NULL.value, Control.JOB_END.value, Control.JOB_FAILED.value
 _EMPTY = frozenset({None, "", _NULL})  # text a status leaves out
+_SHARED_TEXT_CHARS = 64
+_SHARED_TEXTS = 4096
+_texts: dict[str, str] = {}
+
+
+def shared_text(text: str) -> str:
+    """One stored copy of a short text that many nodes report alike ("task finished", "ok\\n")."""
+    if len(text) > _SHARED_TEXT_CHARS:
+        return text
+    found = _texts.get(text)
+    if found is None:
+        if len(_texts) >= _SHARED_TEXTS:  # bounded: odd texts from nodes cannot grow it for ever
+            _texts.clear()
+        found = _texts[text] = text
+    return found
 
 
 class Status(str, enum.Enum):
@@ -72,7 +87,9 @@ class JobRecord:
     """Everything the server knows about one job, per node.
 
     Per-node maps are keyed by node identity; ``processing`` holds the latest
-    control code ("\\x00" until the node answers).
+    control code ("\\x00" until the node answers) and has every node. ``info``,
+    ``stdout`` and ``stderr`` hold only what nodes reported (a node without an
+    entry has None): a job to 10,000 nodes keeps no 30,000 empty entries.
     """
 
     job_id: str
@@ -92,16 +109,12 @@ class JobRecord:
     _open: int = field(default=0, init=False, repr=False, compare=False)  # nodes not yet in a final state
 
     def __post_init__(self) -> None:
-        if not (self.processing or self.info or self.stdout or self.stderr):  # a new record: the quick way
+        if not self.processing:  # a new record: the quick way
             self.processing = dict.fromkeys(self.nodes, _NULL)
-            self.info, self.stdout, self.stderr = (dict.fromkeys(self.nodes) for _ in range(3))
             self._open = len(self.processing)
         else:
             for node in self.nodes:
                 self.processing.setdefault(node, _NULL)
-                self.info.setdefault(node, None)
-                self.stdout.setdefault(node, None)
-                self.stderr.setdefault(node, None)
             self._open = sum(1 for control in self.processing.values() if control not in FINAL_STATES)
         self.last = self.last or self.created
 
@@ -137,7 +150,6 @@ class JobRecord:
                 self.nodes.append(node)
                 self._open += 1
                 self.processing[node] = _NULL
-                self.info[node] = self.stdout[node] = self.stderr[node] = None
 
     def apply(self, node: str, msg: Message, now: float | None = None) -> bool:
         """Record one status from ``node``; returns False when it was ignored.
@@ -152,11 +164,11 @@ class JobRecord:
         control = msg.control
         self.processing[node] = control
         if msg.info not in _EMPTY:
-            self.info[node] = msg.info
+            self.info[node] = shared_text(msg.info)
         if msg.stdout not in _EMPTY:
-            self.stdout[node] = msg.stdout
+            self.stdout[node] = shared_text(msg.stdout)
         if msg.stderr not in _EMPTY:
-            self.stderr[node] = msg.stderr
+            self.stderr[node] = shared_text(msg.stderr)
         self.last = now
         if control in FINAL_STATES:
             self._open -= 1
@@ -214,11 +226,11 @@ class JobRecord:
             "PARENT_JOB_NAME": job.parent_name or self.parent_id,
             "VERB": self.verb,
             "COMPONENT_TIMESTAMP": self.component_timestamp,
-            "INFO": dict(self.info),
+            "INFO": self._per_node(self.info),
             "PROCESSING": not self.complete,
             "RETURN_TIMESTAMP": self.return_timestamp,
-            "STDERR": dict(self.stderr),
-            "STDOUT": dict(self.stdout),
+            "STDERR": self._per_node(self.stderr),
+            "STDOUT": self._per_node(self.stdout),
             "ROUNDTRIP_TIME": roundtrip,
             "EXECUTION_TIME": execution,
             "SUCCESS": self.success,
@@ -230,6 +242,10 @@ class JobRecord:
             "_roundtripltime": dict(self.roundtrip),
             "_nodes": sorted(self.processing),
         }
+
+    def _per_node(self, reported: dict[str, str | None]) -> dict[str, str | None]:
+        """What each node reported, None for those that reported nothing."""
+        return {node: reported.get(node) for node in self.processing}
 
     def to_state(self) -> dict[str, Any]:
         """Compact serialisable form for persistent datastores."""

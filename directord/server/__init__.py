@@ -106,7 +106,9 @@ class Server:
         return 1 if self.lost_lease else 0
 
     async def _node_frames(self) -> list[tuple[str, bytes]]:
-        return await self.transport.recv_batch(RECV_BATCH)
+        batch = await self.transport.recv_batch(RECV_BATCH)
+        self.registry.reading(behind=len(batch) >= RECV_BATCH)
+        return batch
 
     async def _answer_standbys(self) -> None:
         """User requests other servers forwarded: answered as if they came on our socket."""

@@ -18,6 +18,21 @@ class NodeRegistry:
         self.server_id = server_id  # recorded on each node: the server it reports to
         self._nodes: dict[str, Node] = {}
         self._holding: set[str] = set()  # nodes whose hold has not been released (it may have run out)
+        self._behind_since: float | None = None
+
+    def reading(self, behind: bool) -> None:
+        """The server read a batch of node frames; ``behind`` when more were already waiting.
+
+        While it is behind, a node's silence is not news (its heartbeat may be
+        in the queue): liveness is judged as of the moment it fell behind.
+        """
+        if not behind:
+            self._behind_since = None
+        elif self._behind_since is None:
+            self._behind_since = time.time()
+
+    def _now(self) -> float:
+        return time.time() if self._behind_since is None else self._behind_since
 
     def heartbeat(self, identity: str, data: dict[str, Any]) -> tuple[Node, bool, bool]:
         """Refresh ``identity``; returns (node, joined, restarted).
@@ -77,16 +92,16 @@ class NodeRegistry:
 
     def live(self) -> list[Node]:
         """Non-expired nodes, sorted by identity."""
-        now = time.time()
+        now = self._now()
         return sorted((n for n in self._nodes.values() if n.expire_time > now), key=lambda n: n.identity)
 
     def is_live(self, identity: str) -> bool:
         node = self._nodes.get(identity)
-        return node is not None and node.expire_time > time.time()
+        return node is not None and node.expire_time > self._now()
 
     def expire(self) -> list[Node]:
         """Remove and return the nodes whose heartbeats stopped."""
-        now = time.time()
+        now = self._now()
         gone = [n for n in self._nodes.values() if n.expire_time <= now]
         for node in gone:
             del self._nodes[node.identity]

@@ -26,7 +26,9 @@ def msg(control: str, *, info: str | None = None, stdout: str | None = None,
 def test_new_record_is_pending_everywhere() -> None:
     rec = record()
     assert rec.processing == {"a": NULL, "b": NULL, "c": NULL}
-    assert rec.info == rec.stdout == rec.stderr == {"a": None, "b": None, "c": None}
+    assert rec.info == rec.stdout == rec.stderr == {}  # only what nodes report is kept
+    view = rec.to_dict()
+    assert view["INFO"] == view["STDOUT"] == view["STDERR"] == {"a": None, "b": None, "c": None}
     assert rec.success == rec.failed == []
     assert rec.complete is False
     assert rec.last == 100.0
@@ -150,7 +152,7 @@ def test_add_nodes_reopens_a_complete_record() -> None:
     rec.add_nodes(["a", "d"])
     assert rec.nodes == ["a", "d"]
     assert rec.processing == {"a": END, "d": NULL}
-    assert rec.stdout["d"] is None
+    assert "d" not in rec.stdout and rec.to_dict()["STDOUT"]["d"] is None
     assert rec.complete is False
 
 

@@ -54,3 +54,17 @@ def test_a_hold_that_ran_out_ends_at_the_next_heartbeat(registry: NodeRegistry) 
 def test_holding_an_unknown_node_does_nothing(registry: NodeRegistry) -> None:
     registry.hold("ghost", 600, "held (REBOOT)", "job-1")
     assert registry.get("ghost") is None and not registry.is_held("ghost")
+
+
+def test_silence_while_the_server_is_behind_on_reading_is_not_expiry(registry: NodeRegistry,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    start = time.time()
+    registry.reading(behind=True)  # a backlog: this node's next heartbeat may be in it
+    monkeypatch.setattr(time, "time", lambda: start + 60)  # well past the 3 s expiry
+    assert registry.is_live("n1") and [n.identity for n in registry.live()] == ["n1"]
+    assert registry.expire() == []
+    registry.reading(behind=True)  # still behind: judged as of when it fell behind
+    assert registry.expire() == []
+    registry.reading(behind=False)  # caught up, and still nothing from n1: it is gone
+    assert not registry.is_live("n1")
+    assert [n.identity for n in registry.expire()] == ["n1"]
