@@ -75,7 +75,7 @@ class ZmqServer(ServerTransport):
 
     async def _bind(self, port: int, what: str, context: zmq.Context) -> Any:
         sock = context.socket(zmq.ROUTER)
-        sockets.tune(sock, self.config)
+        sockets.tune(sock, self.config, many_peers=True)
         self.security.server_socket(sock)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
