@@ -48,7 +48,9 @@ class Delivery:
         """Queue ``message`` for peer ``node``; reliable ones are tracked until acked."""
         self.pending.setdefault(node, []).append(message)
         if reliable:
-            self._unacked.setdefault(node, {})[message.msg_id] = (message, time.monotonic())
+            waiting = self._unacked.setdefault(node, {})
+            waiting.pop(message.msg_id, None)  # to the end: the first one is the longest unacked
+            waiting[message.msg_id] = (message, time.monotonic())
         if not self._scheduled:
             self._scheduled = True
             loop = asyncio.get_running_loop()
@@ -58,8 +60,12 @@ class Delivery:
                 loop.call_soon(self.flush)
 
     def track(self, node: str, message: Message) -> None:
-        """Track a reliable message for ``node`` without sending it now: it leaves with the next ``resend``."""
-        self._unacked.setdefault(node, {})[message.msg_id] = (message, 0.0)
+        """Track a reliable message for ``node`` without sending it now: it leaves with the next ``resend``.
+
+        It goes first, as never sent (``resend`` looks at the first one to tell whether any is due)."""
+        waiting = self._unacked.get(node, {})
+        self._unacked[node] = {message.msg_id: (message, 0.0),
+                               **{msg_id: entry for msg_id, entry in waiting.items() if msg_id != message.msg_id}}
 
     def hold(self, node: str, message: Message) -> None:
         """Keep a reliable message for ``node`` back until ``release``."""
@@ -149,7 +155,9 @@ class Delivery:
 
     def resend(self, node: str, older_than: float | None = None) -> int:
         """Re-queue ``node``'s unacked messages (only those sent before ``older_than``)."""
-        waiting = self._unacked.get(node, {})
+        waiting = self._unacked.get(node)
+        if not waiting or (older_than is not None and next(iter(waiting.values()))[1] >= older_than):
+            return 0  # nothing sent that long ago (the oldest send comes first)
         due = [m for m, sent in waiting.values() if older_than is None or sent < older_than]
         for message in due:
             self.queue(node, message, reliable=True)

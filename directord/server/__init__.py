@@ -37,7 +37,7 @@ from directord.server.standby import StandbyApi
 from directord.server.user_api import UserApi
 
 LOG = logging.getLogger(__name__)
-ACK_DELAY = 0.2  # results are acknowledged with the node's next frame, or after this long
+ACK_DELAY = 1.0  # results are acknowledged with the node's next frame, or after this long
 RECV_BATCH = 1000  # node frames handled before what they queued is sent
 LEASE_HEARTBEATS = 2  # a lease not renewed for this many heartbeats lets a standby take over
 

@@ -302,3 +302,26 @@ def test_acks_ride_with_the_next_frame_or_leave_after_the_delay_once_stored() ->
         ("b", [(Control.ACK.value, ["r3"])]),
     ]
     assert len(stored) == 2
+
+
+def test_resend_is_due_by_the_oldest_send_and_tracked_messages_are_always_due() -> None:
+    async def scenario(delivery: Delivery) -> None:
+        first, second = (Message(f"j{n}", Control.JOB.value, "RUN") for n in (1, 2))
+        delivery.queue("a", first, reliable=True)
+        delivery.queue("a", second, reliable=True)
+        await asyncio.sleep(0)
+        sent_at = time.monotonic()
+        assert delivery.resend("a", older_than=sent_at - 60) == 0  # nothing that old
+        delivery.queue("a", first, reliable=True)  # re-sent: now the newest
+        await asyncio.sleep(0)
+        assert list(delivery.unacked("a")) == ["j2", "j1"]
+        delivery.track("a", Message("j0", Control.JOB.value, "RUN"))  # restored: never sent
+        assert list(delivery.unacked("a")) == ["j0", "j2", "j1"]
+        assert delivery.resend("a", older_than=sent_at - 60) == 1  # the tracked one only
+        assert delivery.resend("a", older_than=time.monotonic() + 1) == 3
+        delivery.acked("a", "j0")
+        delivery.acked("a", "j1")
+        delivery.acked("a", "j2")
+        assert delivery.unacked_nodes() == []
+
+    _sent_with({}, scenario)
