@@ -61,9 +61,9 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
-def rss_mib(pid: int) -> float:
-    """Current resident memory of the tree (sum of VmRSS)."""
-    return sum(_status_kib(member, "VmRSS:") for member in tree(pid)) * 1024 / MIB
+def rss_mib(pid: int, children: bool = True) -> float:
+    """Current resident memory of the tree (sum of VmRSS), or of the process alone."""
+    return sum(_status_kib(member, "VmRSS:") for member in (tree(pid) if children else [pid])) * 1024 / MIB
 
 
 def peak_rss_mib(pid: int) -> float:

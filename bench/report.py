@@ -111,6 +111,7 @@ def workload_rows(results: dict[str, Any], floor: dict[str, Any] | None) -> list
     if transport:
         rows.append([f"zmq floor, {transport['nodes']} nodes", 1, None, None, None, None, None, None, None, None,
                      f"a bare ROUTER: {transport['rss_registered_mib']:.0f} MiB with every node connected,"
+                     f" idle {transport['idle_cpu_pct']:.1f}% of a core,"
                      f" {transport['cpu_us_per_node_result']:.1f} us CPU per node-result"])
     return rows + _job_rows(results.get("redis") or {}, None)
 

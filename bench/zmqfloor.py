@@ -4,7 +4,8 @@ A bare ROUTER that waits for every node's first heartbeat, then sends one
 JOB frame (encoded once) to every node and reads frames until every node has
 answered, ``--jobs`` times. No records, no acks, no user API: its memory per
 registered node and its CPU per node-result are what libzmq and the kernel
-cost, and what the real server's figures can be read against.
+cost, and what the real server's figures can be read against. Its idle CPU is
+what reading the fleet's heartbeats costs.
 
     python bench/zmqfloor.py --nodes 10000 --jobs 10
 
@@ -31,6 +32,7 @@ from directord.models import Control
 SIMFLEET = Path(__file__).with_name("simfleet.py")
 REGISTER_TIMEOUT_S = 300.0
 JOB_TIMEOUT_S = 120.0
+IDLE_S = 10.0  # simfleet's default heartbeat interval
 
 
 def fleet(port: int, nodes: int, per_process: int) -> list[subprocess.Popen]:
@@ -40,6 +42,16 @@ def fleet(port: int, nodes: int, per_process: int) -> list[subprocess.Popen]:
                               str(1 + index * share), "--nodes", str(min(share, nodes - index * share))],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for index in range(processes)]
+
+
+def idle_percent(router: zmq.Socket) -> float:
+    """CPU over one heartbeat interval of the simulated nodes, reading their heartbeats and nothing else."""
+    cpu, start = time.process_time(), time.monotonic()
+    while time.monotonic() - start < IDLE_S:
+        if router.poll(100):
+            while router.poll(0):
+                router.recv_multipart()
+    return (time.process_time() - cpu) / (time.monotonic() - start) * 100
 
 
 def measure(nodes: int, jobs: int, per_process: int) -> dict[str, float]:
@@ -57,7 +69,8 @@ def measure(nodes: int, jobs: int, per_process: int) -> dict[str, float]:
                 raise TimeoutError(f"{len(seen)} of {nodes} nodes registered")
             if router.poll(1000):
                 seen.add(router.recv_multipart()[0])
-        result = {"nodes": nodes, "rss_registered_mib": procstat.rss_mib(os.getpid())}
+        result = {"nodes": nodes, "rss_registered_mib": procstat.rss_mib(os.getpid(), children=False),
+                  "idle_cpu_pct": idle_percent(router)}
         cpu = time.process_time()
         for number in range(jobs):
             job_id = f"floor-{number}"

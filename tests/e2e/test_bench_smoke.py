@@ -53,6 +53,8 @@ def test_harness_at_tiny_sizes_writes_every_workload(tmp_path):
     for key, size in sizes.items():
         assert not numeric(size, FLEET), size
         assert size["nodes"] == int(key) and size["batch_jobs"] == 100
+    floor = workloads["simfleet"]["transport_floor"]  # a bare ROUTER beside the largest fleet
+    assert floor["nodes"] == 20 and not numeric(floor, ("rss_registered_mib", "idle_cpu_pct", "cpu_us_per_node_result"))
     for key in ("sync", "fanout"):  # the same workloads over the redis driver
         assert not numeric(workloads["redis"][key], FIELDS[key]), (key, workloads["redis"][key])
     assert len(data["targets"]) == 17
