@@ -26,16 +26,16 @@ from directord.exceptions import DirectordError
 LOG = logging.getLogger(__name__)
 BIND_RETRY_S = 1.0  # libzmq releases a closed socket's port a moment later, on its I/O thread
 BACKEND_USERS = 10_000
-RECV_LIMIT = 1000
+RECV_LIMIT = 1000  # frames one recv() reads ahead
+IDENTITIES = 100_000  # decoded node names kept (the same few thousand arrive again and again)
+# A frame this big is handed to libzmq by reference, not copied: a fan-out's one frame then
+# sits once in memory for 10,000 nodes instead of 10,000 times.
+ZERO_COPY_BYTES = 16 * 1024
 # The job channel calls the socket's compiled methods directly with plain int flags: pyzmq's
 # Python-level send_multipart/recv_multipart cost four times as much as the copy itself.
 # Frames (copy=False) tell whether more parts follow without a getsockopt call.
 _send, _recv = zmq.backend.Socket.send, zmq.backend.Socket.recv
 _MORE, _NOW = int(zmq.SNDMORE | zmq.DONTWAIT), int(zmq.DONTWAIT)
-IDENTITIES = 100_000
-# A frame this big is handed to libzmq by reference, not copied: a fan-out's one frame then
-# sits once in memory for 10,000 nodes instead of 10,000 times.
-ZERO_COPY_BYTES = 16 * 1024  # decoded node names kept (the same few thousand arrive again and again)
 
 
 def _user_id(frame: zmq.Frame) -> str | None:
