@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import procstat
+import simfleet
 from measure import SETTLE_S, measure, note, percentile, summarize
 from workloads import RUN_TEXT
 
@@ -21,7 +22,6 @@ from directord.user import UserClient
 if TYPE_CHECKING:
     from suite import System
 
-SIMFLEET = Path(__file__).with_name("simfleet.py")
 ZMQFLOOR = Path(__file__).with_name("zmqfloor.py")
 HEARTBEAT_S = 10.0
 FLEET_STEPS = (10, 100, 1000, 10_000)  # fleet sizes measured, up to --sim-nodes
@@ -91,15 +91,7 @@ def _fleet(root: Path, size: int) -> dict[str, Any]:
     root.mkdir(parents=True)
     cluster = Cluster(root, clients=0, heartbeat=HEARTBEAT_S)
     cluster.start_server()
-    processes = -(-size // NODES_PER_PROCESS)
-    share = -(-size // processes)
-    fleets = []
-    for index in range(processes):
-        with open(root / f"simfleet-{index}.log", "wb") as log:
-            fleets.append(subprocess.Popen(
-                [sys.executable, str(SIMFLEET), "--job-port", str(cluster.job_port), "--first", str(1 + index * share),
-                 "--nodes", str(min(share, size - index * share)), "--heartbeat", str(HEARTBEAT_S)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+    fleets = simfleet.launch(cluster.job_port, size, NODES_PER_PROCESS, HEARTBEAT_S, logs=root)
     try:
         user = UserClient(cluster.socket, timeout=120)
         pid = cluster.server.pid
@@ -108,7 +100,7 @@ def _fleet(root: Path, size: int) -> dict[str, Any]:
                  FLEET_START_TIMEOUT_S, interval=1.0, what=f"{size} simulated nodes")
         if any(f.poll() is not None for f in fleets):
             raise RuntimeError(f"simfleet exited: {(root / 'simfleet-0.log').read_text()[-2000:]}")
-        result: dict[str, Any] = {"nodes": size, "processes": processes,
+        result: dict[str, Any] = {"nodes": size, "processes": len(fleets),
                                   "register_s": time.monotonic() - started}
         result.update(_idle(pid))
         result["server_rss_registered_mib"] = procstat.rss_mib(pid)

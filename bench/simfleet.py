@@ -20,8 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import msgpack
 import zmq
@@ -121,6 +124,24 @@ async def run(args: argparse.Namespace) -> None:
         loop.remove_reader(node.sock.getsockopt(zmq.FD))
         node.sock.close(0)
     context.term()
+
+
+def launch(job_port: int, nodes: int, per_process: int, heartbeat: float = 10.0,
+           logs: Path | None = None) -> list[subprocess.Popen]:
+    """``nodes`` simulated nodes in processes of at most ``per_process`` each (output to ``logs``/simfleet-N.log)."""
+    processes = -(-nodes // per_process)
+    share = -(-nodes // processes)
+    fleet = []
+    for index in range(processes):
+        command = [sys.executable, __file__, "--job-port", str(job_port), "--first", str(1 + index * share),
+                   "--nodes", str(min(share, nodes - index * share)), "--heartbeat", str(heartbeat)]
+        if logs is None:
+            fleet.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+            continue
+        with open(logs / f"simfleet-{index}.log", "wb") as log:
+            fleet.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
+    return fleet
 
 
 def main() -> None:

@@ -17,31 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import msgpack
 import procstat
+import simfleet
 import zmq
 
 from directord import wire
 from directord.models import Control
+from directord.testing import reap
 
-SIMFLEET = Path(__file__).with_name("simfleet.py")
 REGISTER_TIMEOUT_S = 300.0
 JOB_TIMEOUT_S = 120.0
 IDLE_S = 10.0  # simfleet's default heartbeat interval
-
-
-def fleet(port: int, nodes: int, per_process: int) -> list[subprocess.Popen]:
-    processes = -(-nodes // per_process)
-    share = -(-nodes // processes)
-    return [subprocess.Popen([sys.executable, str(SIMFLEET), "--job-port", str(port), "--first",
-                              str(1 + index * share), "--nodes", str(min(share, nodes - index * share))],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for index in range(processes)]
 
 
 def idle_percent(router: zmq.Socket) -> float:
@@ -60,7 +49,7 @@ def measure(nodes: int, jobs: int, per_process: int) -> dict[str, float]:
     router.setsockopt(zmq.ROUTER_MANDATORY, 1)
     router.setsockopt(zmq.LINGER, 0)
     port = router.bind_to_random_port("tcp://127.0.0.1")
-    sims = fleet(port, nodes, per_process)
+    sims = simfleet.launch(port, nodes, per_process)
     try:
         seen: set[bytes] = set()
         deadline = time.monotonic() + REGISTER_TIMEOUT_S
@@ -91,7 +80,7 @@ def measure(nodes: int, jobs: int, per_process: int) -> dict[str, float]:
         for sim in sims:
             sim.terminate()
         for sim in sims:
-            sim.wait(10)
+            reap(sim, 10)
         router.close(0)
         context.term()
 

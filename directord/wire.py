@@ -86,19 +86,19 @@ def new_id() -> str:
     return f"{_ID_PREFIX}-{next(_ids)}"
 
 
+def _fields(m: Message) -> list[Any]:
+    """A message as the wire carries it: its seven fields in order."""
+    return [m.msg_id, m.control, m.command, m.data, m.info, m.stderr, m.stdout]
+
+
 def encode(messages: list[Message]) -> bytes:
     """Pack a batch of messages into one frame."""
-    body = [
-        [m.msg_id, m.control, m.command, m.data, m.info, m.stderr, m.stdout]
-        for m in messages
-    ]
-    return msgpack.packb([PROTOCOL_VERSION, body], use_bin_type=True)
+    return msgpack.packb([PROTOCOL_VERSION, [_fields(m) for m in messages]], use_bin_type=True)
 
 
 def pack(message: Message) -> bytes:
     """One message's encoding, as it sits inside a frame (``framed`` puts several together)."""
-    m = message
-    return msgpack.packb([m.msg_id, m.control, m.command, m.data, m.info, m.stderr, m.stdout], use_bin_type=True)
+    return msgpack.packb(_fields(message), use_bin_type=True)
 
 
 _FRAME_HEAD = b"\x92" + msgpack.packb(PROTOCOL_VERSION)  # a 2-item array: the version, then the batch

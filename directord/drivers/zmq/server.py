@@ -129,9 +129,7 @@ class ZmqServer(ServerTransport):
                 LOG.debug("dropped a message with the wrong frame count")
                 continue
             name = self._name(identity.bytes)
-            if not curve:
-                batch.append((name, payload.bytes))
-            elif self.security.allows(name, _user_id(payload)):
+            if not curve or self.security.allows(name, _user_id(payload)):
                 batch.append((name, payload.bytes))
             else:
                 self.refused += 1
