@@ -16,7 +16,7 @@ from measure import SETTLE_S, measure, note, percentile, summarize
 from workloads import RUN_TEXT
 
 from directord.orchestration import build_job
-from directord.testing import Cluster, reap, wait_for
+from directord.testing import Cluster, wait_for
 from directord.user import UserClient
 
 if TYPE_CHECKING:
@@ -116,10 +116,7 @@ def _fleet(root: Path, size: int) -> dict[str, Any]:
              f" {result['server_rss_after_batch_mib']:.0f} MiB after {BATCH_JOBS} jobs")
         return result
     finally:
-        for fleet in fleets:
-            fleet.terminate()
-        for fleet in fleets:
-            reap(fleet, 10)
+        simfleet.stop(fleets)
         cluster.stop()
 
 

@@ -32,6 +32,7 @@ import zmq
 from directord import __version__, wire
 from directord.client import host_uptime
 from directord.models import Control
+from directord.testing import reap
 
 JOB, PROCESSING, END, HEARTBEAT = (Control.JOB.value, Control.JOB_PROCESSING.value, Control.JOB_END.value,
                                    Control.HEARTBEAT.value)
@@ -142,6 +143,14 @@ def launch(job_port: int, nodes: int, per_process: int, heartbeat: float = 10.0,
         with open(logs / f"simfleet-{index}.log", "wb") as log:
             fleet.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
     return fleet
+
+
+def stop(fleet: list[subprocess.Popen]) -> None:
+    """Stop every process ``launch`` started (all signalled first, so they end together)."""
+    for process in fleet:
+        process.terminate()
+    for process in fleet:
+        reap(process, 10)
 
 
 def main() -> None:

@@ -26,7 +26,6 @@ import zmq
 
 from directord import wire
 from directord.models import Control
-from directord.testing import reap
 
 REGISTER_TIMEOUT_S = 300.0
 JOB_TIMEOUT_S = 120.0
@@ -77,10 +76,7 @@ def measure(nodes: int, jobs: int, per_process: int) -> dict[str, float]:
         result["cpu_us_per_node_result"] = (time.process_time() - cpu) / (jobs * nodes) * 1e6
         return result
     finally:
-        for sim in sims:
-            sim.terminate()
-        for sim in sims:
-            reap(sim, 10)
+        simfleet.stop(sims)
         router.close(0)
         context.term()
 
