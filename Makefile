@@ -43,8 +43,11 @@ podman:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman docker-registry; status=$$?; \
 	  if [ -n "$$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status)
 
+# The tests start hundreds of directord processes: byte-compile once, as pip does for an
+# installed package, rather than in every process (the environment may forbid writing .pyc).
 test: $(STAMP) redis sshd facter podman
 	$(BIN)/ruff check directord tests bench $(EXAMPLE)
+	$(BIN)/python -m compileall -q directord $(EXAMPLE)/directord_example >/dev/null
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests
 
 lint: $(STAMP)

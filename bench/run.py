@@ -10,6 +10,7 @@ Prints the workload table and the targets (pass/fail) and writes the JSON.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -119,6 +120,9 @@ def run_original(root: Path, args: argparse.Namespace, floor: Callable[[], float
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     raise_fd_limit()
+    # Every CLI run and process start measured should load byte-compiled modules, as an installed
+    # package does (pip compiles at install time), not compile this checkout's sources each time.
+    compileall.compile_dir(os.path.dirname(directord.__file__), quiet=1)
     started = time.time()
     output: dict[str, Any] = {"meta": {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),

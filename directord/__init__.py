@@ -1,19 +1,18 @@
 """directord: fast, plugin-driven infrastructure orchestration."""
 
-from importlib import metadata
+from typing import Any
 
-import pluggy
-
-try:
-    __version__ = metadata.version("directord")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0.0.0"
-
-hookimpl = pluggy.HookimplMarker("directord")
+# The one place the version is written (setup.cfg reads it): reading it back from the
+# installed metadata would cost every command start-up the import of importlib.metadata.
+__version__ = "0.13.0"
 
 
-def __getattr__(name: str):
-    """Lazily re-export ``DirectordConnect`` so ``import directord`` stays cheap."""
+def __getattr__(name: str) -> Any:
+    """Lazily export ``hookimpl`` and ``DirectordConnect``, so ``import directord`` stays cheap."""
+    if name == "hookimpl":
+        from directord.hookspecs import hookimpl
+
+        return hookimpl
     if name == "DirectordConnect":
         from directord.connect import DirectordConnect
 

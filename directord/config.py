@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-import yaml
-
 from directord.exceptions import ConfigError
 
 DEFAULT_CONFIG_FILE = "/etc/directord/config.yaml"
@@ -181,13 +179,17 @@ def load_file(path: str) -> dict[str, Any]:
     """Read the YAML config mapping; an absent file is an empty mapping."""
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            text = handle.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path}: not UTF-8 text") from None
+    import yaml  # only once there is a file: most commands run without one
+
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path}: {yaml_problem(exc)}") from None
     if data is None:
@@ -197,7 +199,7 @@ def load_file(path: str) -> dict[str, Any]:
     return data
 
 
-def yaml_problem(exc: yaml.YAMLError) -> str:
+def yaml_problem(exc: Exception) -> str:
     """A YAML error as one line: ``line L, column C: problem``."""
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

@@ -11,6 +11,7 @@ from typing import Any
 import pluggy
 
 hookspec = pluggy.HookspecMarker("directord")
+hookimpl = pluggy.HookimplMarker("directord")
 
 
 @hookspec

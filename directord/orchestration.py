@@ -7,12 +7,11 @@ like the original Directord (from the component's ``fingerprint_data()``), so
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterable
 from typing import Any
-
-import yaml
 
 from directord import components
 from directord.config import parse_bool
@@ -25,17 +24,22 @@ MAX_NODES = 1_000_000
 JOB_KEYS = ("vars", "name", "assign")
 
 
-class _SafeLoader(yaml.SafeLoader):
-    """safe_load with a cap on alias use (no "billion laughs")."""
+@functools.cache
+def _safe_loader() -> type:
+    """safe_load with a cap on alias use (no "billion laughs"); PyYAML is imported only to read a file."""
+    import yaml
 
-    aliases = 0
+    class SafeLoader(yaml.SafeLoader):
+        aliases = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases")
-        return super().compose_node(parent, index)
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases")
+            return super().compose_node(parent, index)
+
+    return SafeLoader
 
 
 def load_yaml(path: str, kind: str = "orchestration file") -> Any:
@@ -43,10 +47,12 @@ def load_yaml(path: str, kind: str = "orchestration file") -> Any:
 
     Aliases are capped, and so is the size of the data once they are expanded.
     """
+    import yaml
+
     full = os.path.abspath(os.path.expanduser(path))
     try:
         with open(full, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(handle, Loader=_safe_loader())  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise OrchestrationError(f"{kind} not found: {full}") from None
     except OSError as exc:

@@ -32,9 +32,20 @@ COMPONENTS = "directord.components"
 PLUGINS = "directord.plugins"
 
 
+@functools.cache
+def _every_entry_point() -> Any:
+    return metadata.entry_points()
+
+
+def entry_points(namespace: str) -> Any:
+    """The entry points of a group, from one read of every installed package's list per process
+    (each group read on its own would read them all again)."""
+    return _every_entry_point().select(group=namespace)
+
+
 def installed(namespace: str) -> list[str]:
     """Names registered under an entry-point group, sorted."""
-    return sorted({ep.name for ep in metadata.entry_points(group=namespace)})
+    return sorted({ep.name for ep in entry_points(namespace)})
 
 
 def _load(namespace: str, name: str, kind: str, hint: str, shown: str | None = None) -> Any:
@@ -62,7 +73,7 @@ def driver_options() -> list[Any]:
     """The options every installed driver declares (``Driver.options``), drivers in name order."""
     found: list[Any] = []
     seen: set[str] = set()
-    for entry_point in sorted(metadata.entry_points(group=DRIVERS), key=lambda point: point.name):
+    for entry_point in sorted(entry_points(DRIVERS), key=lambda point: point.name):
         if entry_point.value in seen:  # an alias (zeromq) of a driver already read
             continue
         seen.add(entry_point.value)
@@ -185,7 +196,9 @@ def hooks() -> pluggy.PluginManager:
     """The process-wide plugin manager with every ``directord.plugins`` entry point."""
     manager = pluggy.PluginManager("directord")
     manager.add_hookspecs(hookspecs)
-    manager.load_setuptools_entrypoints(PLUGINS)
+    for entry_point in entry_points(PLUGINS):
+        if manager.get_plugin(entry_point.name) is None:  # a name two packages register: the first
+            manager.register(entry_point.load(), name=entry_point.name)
     return manager
 
 

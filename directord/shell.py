@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from importlib import metadata
 
 from cliff.app import App
 from cliff.commandmanager import CommandManager
@@ -22,7 +21,7 @@ class LazyCommandManager(CommandManager):
 
     def load_commands(self, namespace: str) -> None:
         self.group_list.append(namespace)
-        for entry_point in metadata.entry_points(group=namespace):
+        for entry_point in plugins.entry_points(namespace):
             name = entry_point.name.replace("_", " ") if self.convert_underscores else entry_point.name
             self.commands[name] = entry_point
 

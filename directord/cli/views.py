@@ -6,8 +6,6 @@ import datetime
 import os
 from typing import Any
 
-import yaml
-
 from directord.cache import Cache
 from directord.exceptions import DirectordError, NotFound
 from directord.models import Control, Status
@@ -92,6 +90,8 @@ def analysis_rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def export_yaml(path: str, mapping: dict[str, Any]) -> list[tuple[str, Any]]:
     """Write ``mapping`` as block YAML to ``path``; KEY/VALUE rows describing it."""
+    import yaml  # only for an export file
+
     target = os.path.abspath(os.path.expanduser(path))
     try:
         with open(target, "w", encoding="utf-8") as handle:

@@ -28,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import yaml
-
 from directord import plugins, templating
 from directord.components import lib
 from directord.components.lib import ComponentResult
@@ -270,6 +268,8 @@ class ComponentBase:
     def options_converter(self, documentation: str) -> None:
         """Add a ``--NAME`` option to ``self.parser`` per entry of a YAML ``options:`` mapping
         (description, default, required, type bool/list/dict/int/str, choices)."""
+        import yaml  # only components documented this way need it
+
         for name, spec in (yaml.safe_load(documentation).get("options") or {}).items():
             spec = dict(spec or {})
             options: dict[str, Any] = {}
