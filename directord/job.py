@@ -69,7 +69,8 @@ class Job:
             raise RequestError("a job needs a 'verb'")
         job = cls(fields=fields, **values)
         job.job_id = job.job_id or default_id or str(uuid.uuid4())
-        job.parent_id = job.parent_id or job.job_id
+        if not job.parent_id or job.parent_id == job.job_id:  # one string kept, not two equal copies
+            job.parent_id = job.job_id
         return job
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import enum
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,12 @@ class Control(str, enum.Enum):
 
 FINAL_STATES = frozenset({Control.JOB_END.value, Control.JOB_FAILED.value})
 _NULL, _END, _FAILED = Control.NULL.value, Control.JOB_END.value, Control.JOB_FAILED.value
+_FINAL_BYTES = frozenset(ord(control) for control in FINAL_STATES)
+_NULL_BYTE, _END_BYTE, _FAILED_BYTE = ord(_NULL), ord(_END), ord(_FAILED)
+_PROCESSING_BYTE = ord(Control.JOB_PROCESSING.value)
+_FINAL_BYTES = frozenset(ord(control) for control in FINAL_STATES)
+_NULL_BYTE, _END_BYTE, _FAILED_BYTE = ord(_NULL), ord(_END), ord(_FAILED)
+_PROCESSING_BYTE = ord(Control.JOB_PROCESSING.value)
 _EMPTY = frozenset({None, "", _NULL})  # text a status leaves out
 _SHARED_TEXT_CHARS = 64
 _SHARED_TEXTS = 4096
@@ -82,41 +89,77 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-@dataclass
+_NAN = float("nan")
+_SLOT_MAPS: dict[tuple[str, ...], dict[str, int]] = {}  # node list -> node's position, shared by records
+_SLOT_MAPS_KEPT = 256
+
+
+def _slot_map(nodes: list[str]) -> dict[str, int]:
+    """Each node's position in ``nodes``; records to the same nodes share one map (read-only)."""
+    key = tuple(nodes)
+    found = _SLOT_MAPS.get(key)
+    if found is None:
+        if len(_SLOT_MAPS) >= _SLOT_MAPS_KEPT:
+            _SLOT_MAPS.clear()
+        found = _SLOT_MAPS[key] = {node: slot for slot, node in enumerate(dict.fromkeys(nodes))}
+    return found
+
+
 class JobRecord:
     """Everything the server knows about one job, per node.
 
-    Per-node maps are keyed by node identity; ``processing`` holds the latest
-    control code ("\\x00" until the node answers) and has every node. ``info``,
-    ``stdout`` and ``stderr`` hold only what nodes reported (a node without an
-    entry has None): a job to 10,000 nodes keeps no 30,000 empty entries.
+    The per-node state is kept in columns (a control byte, round-trip and
+    execution seconds, an info text) indexed by the node's position, so a
+    record to six nodes costs about a kilobyte and one to 10,000 nodes keeps
+    no dict entry per node and no float object per time. ``processing``,
+    ``info``, ``execution`` and ``roundtrip`` are dict views built on demand
+    (``processing`` has every node: "\\x00" until the node answers).
+    ``stdout``/``stderr`` hold only what nodes reported (absent: None).
     """
 
-    job_id: str
-    definition: Job
-    nodes: list[str]
-    created: float = field(default_factory=time.time)
-    last: float = 0.0
-    processing: dict[str, str] = field(default_factory=dict)
-    info: dict[str, str | None] = field(default_factory=dict)
-    stdout: dict[str, str | None] = field(default_factory=dict)
-    stderr: dict[str, str | None] = field(default_factory=dict)
-    execution: dict[str, float] = field(default_factory=dict)
-    roundtrip: dict[str, float] = field(default_factory=dict)
-    component_timestamp: str | None = None
-    return_timestamp: str | None = None
-    coordinated: bool = False  # the component's follow-up jobs were submitted (QUERY)
-    _open: int = field(default=0, init=False, repr=False, compare=False)  # nodes not yet in a final state
+    __slots__ = ("job_id", "definition", "nodes", "created", "last", "stdout", "stderr",
+                 "component_timestamp", "return_timestamp", "coordinated",
+                 "_slots", "_states", "_times", "_info", "_open")
+    STATE_FIELDS = ("job_id", "definition", "nodes", "created", "last", "processing", "info", "stdout",
+                    "stderr", "execution", "roundtrip", "component_timestamp", "return_timestamp", "coordinated")
 
-    def __post_init__(self) -> None:
-        if not self.processing:  # a new record: the quick way
-            self.processing = dict.fromkeys(self.nodes, _NULL)
-            self._open = len(self.processing)
-        else:
-            for node in self.nodes:
-                self.processing.setdefault(node, _NULL)
-            self._open = sum(1 for control in self.processing.values() if control not in FINAL_STATES)
-        self.last = self.last or self.created
+    def __init__(self, job_id: str, definition: Job, nodes: list[str], created: float | None = None,
+                 last: float = 0.0, processing: dict[str, str] | None = None,
+                 info: dict[str, str | None] | None = None, stdout: dict[str, str | None] | None = None,
+                 stderr: dict[str, str | None] | None = None, execution: dict[str, float] | None = None,
+                 roundtrip: dict[str, float] | None = None, component_timestamp: str | None = None,
+                 return_timestamp: str | None = None, coordinated: bool = False):
+        self.job_id = job_id
+        self.definition = definition
+        self.created = time.time() if created is None else created
+        self.last = last or self.created
+        self.stdout: dict[str, str | None] = dict(stdout or {})
+        self.stderr: dict[str, str | None] = dict(stderr or {})
+        self.component_timestamp = component_timestamp
+        self.return_timestamp = return_timestamp
+        self.coordinated = coordinated  # the component's follow-up jobs were submitted (QUERY)
+        every = list(dict.fromkeys([*nodes, *(processing or {})]))
+        self.nodes = nodes
+        self._slots = _slot_map(every)
+        self._states = bytearray(len(every))  # every node at NULL
+        self._times = array.array("d", [_NAN]) * (2 * len(every))  # [roundtrip, execution] per node
+        self._info: list[str | None] = [None] * len(every)
+        self._open = len(every)
+        for node, control in (processing or {}).items():
+            self._set_state(self._slots[node], control)
+        for node, text in (info or {}).items():
+            if node in self._slots:
+                self._info[self._slots[node]] = text
+        for column, times in ((0, roundtrip), (1, execution)):
+            for node, seconds in (times or {}).items():
+                if node in self._slots:
+                    self._times[2 * self._slots[node] + column] = float(seconds)
+
+    def _set_state(self, slot: int, control: str) -> None:
+        was_open = self._states[slot] not in _FINAL_BYTES
+        self._states[slot] = ord(control)
+        if was_open and self._states[slot] in _FINAL_BYTES:
+            self._open -= 1
 
     # -- derived -------------------------------------------------------------
     @property
@@ -128,28 +171,72 @@ class JobRecord:
         return self.definition.parent_id or self.job_id
 
     @property
+    def processing(self) -> dict[str, str]:
+        """Each node's latest control code (a copy)."""
+        states = self._states
+        return {node: chr(states[slot]) for node, slot in self._slots.items()}
+
+    @property
+    def info(self) -> dict[str, str | None]:
+        """The info text each node reported (a copy; a node without one is absent)."""
+        texts = self._info
+        return {node: texts[slot] for node, slot in self._slots.items() if texts[slot] is not None}
+
+    @property
+    def roundtrip(self) -> dict[str, float]:
+        """Seconds from submission to each finished node's result (a copy)."""
+        return self._column(0)
+
+    @property
+    def execution(self) -> dict[str, float]:
+        """Seconds each finished node reports it ran the job (a copy)."""
+        return self._column(1)
+
+    def _column(self, column: int) -> dict[str, float]:
+        times = self._times
+        found = {node: times[2 * slot + column] for node, slot in self._slots.items()}
+        return {node: seconds for node, seconds in found.items() if seconds == seconds}  # NaN: not recorded
+
+    def _with_state(self, control: int) -> list[str]:
+        states = self._states
+        return sorted(node for node, slot in self._slots.items() if states[slot] == control)
+
+    @property
     def success(self) -> list[str]:
-        return sorted(n for n, c in self.processing.items() if c == _END)
+        return self._with_state(_END_BYTE)
 
     @property
     def failed(self) -> list[str]:
-        return sorted(n for n, c in self.processing.items() if c == _FAILED)
+        return self._with_state(_FAILED_BYTE)
 
     @property
     def complete(self) -> bool:
         """Has every node reached a final state? (kept as a count: this runs for every result)"""
         return self._open == 0
 
+    def has_node(self, node: str) -> bool:
+        return node in self._slots
+
+    def state(self, node: str) -> str | None:
+        """``node``'s latest control code, None for a node the job was not sent to."""
+        slot = self._slots.get(node)
+        return None if slot is None else chr(self._states[slot])
+
     def is_final(self, node: str) -> bool:
-        return self.processing.get(node) in FINAL_STATES
+        slot = self._slots.get(node)
+        return slot is not None and self._states[slot] in _FINAL_BYTES
 
     # -- mutation ------------------------------------------------------------
     def add_nodes(self, nodes: list[str]) -> None:
-        for node in nodes:
-            if node not in self.processing:
-                self.nodes.append(node)
-                self._open += 1
-                self.processing[node] = _NULL
+        added = [node for node in dict.fromkeys(nodes) if node not in self._slots]
+        if not added:
+            return
+        self.nodes.extend(added)
+        self._slots = _slot_map([*self._slots, *added])  # never change a map other records share
+        self._states.extend(bytes(len(added)))
+        self._times.extend([_NAN] * (2 * len(added)))
+        self._info.extend([None] * len(added))
+        self._open += len(added)
 
     def apply(self, node: str, msg: Message, now: float | None = None) -> bool:
         """Record one status from ``node``; returns False when it was ignored.
@@ -157,14 +244,14 @@ class JobRecord:
         A node that already reached a final state keeps it: late or repeated
         results never flip a finished job.
         """
-        current = self.processing.get(node)
-        if current is None or current in FINAL_STATES:
+        slot = self._slots.get(node)
+        if slot is None or self._states[slot] in _FINAL_BYTES:
             return False
         now = time.time() if now is None else now
         control = msg.control
-        self.processing[node] = control
+        self._states[slot] = ord(control)
         if msg.info not in _EMPTY:
-            self.info[node] = shared_text(msg.info)
+            self._info[slot] = shared_text(msg.info)
         if msg.stdout not in _EMPTY:
             self.stdout[node] = shared_text(msg.stdout)
         if msg.stderr not in _EMPTY:
@@ -173,28 +260,30 @@ class JobRecord:
         if control in FINAL_STATES:
             self._open -= 1
             data = msg.data if isinstance(msg.data, dict) else {}
-            self.roundtrip[node] = max(now - self.created, 0.0)
+            self._times[2 * slot] = max(now - self.created, 0.0)
             exec_time = data.get("execution_time")
             if isinstance(exec_time, (int, float)):
-                self.execution[node] = float(exec_time)
+                self._times[2 * slot + 1] = float(exec_time)
             self.component_timestamp = data.get("component_exec_timestamp") or self.component_timestamp
             self.return_timestamp = data.get("return_timestamp") or self.return_timestamp
         return True
 
     def mark_queued(self, node: str) -> bool:
         """The node acknowledged the job; True if that changed its state."""
-        if self.processing.get(node) != _NULL:
+        slot = self._slots.get(node)
+        if slot is None or self._states[slot] != _NULL_BYTE:
             return False
-        self.processing[node] = Control.JOB_PROCESSING.value
-        self.info[node] = "task queued"
+        self._states[slot] = _PROCESSING_BYTE
+        self._info[slot] = "task queued"
         return True
 
     def requeue(self, node: str, info: str) -> bool:
         """``node`` gave the job back unstarted: it waits to be sent again (state "\\x00")."""
-        if node not in self.processing or self.is_final(node):
+        slot = self._slots.get(node)
+        if slot is None or self._states[slot] in _FINAL_BYTES:
             return False
-        self.processing[node] = _NULL
-        self.info[node] = info
+        self._states[slot] = _NULL_BYTE
+        self._info[slot] = info
         return True
 
     def fail(self, node: str, reason: str, now: float | None = None) -> bool:
@@ -206,7 +295,7 @@ class JobRecord:
         """Small completion view used by waiters and progress bars."""
         return {
             "complete": self.complete,
-            "nodes": sorted(self.processing),
+            "nodes": sorted(self._slots),
             "success": self.success,
             "failed": self.failed,
             "skipped": bool(self.definition.skipped),
@@ -214,8 +303,8 @@ class JobRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The upstream-compatible job view (``manage --job-info`` keys)."""
-        execution = _mean(list(self.execution.values()))
-        roundtrip = _mean(list(self.roundtrip.values()))
+        execution = self.execution
+        roundtrip = self.roundtrip
         job = self.definition
         return {
             "JOB_ID": self.job_id,
@@ -226,26 +315,26 @@ class JobRecord:
             "PARENT_JOB_NAME": job.parent_name or self.parent_id,
             "VERB": self.verb,
             "COMPONENT_TIMESTAMP": self.component_timestamp,
-            "INFO": self._per_node(self.info),
+            "INFO": {node: self._info[slot] for node, slot in self._slots.items()},
             "PROCESSING": not self.complete,
             "RETURN_TIMESTAMP": self.return_timestamp,
             "STDERR": self._per_node(self.stderr),
             "STDOUT": self._per_node(self.stdout),
-            "ROUNDTRIP_TIME": roundtrip,
-            "EXECUTION_TIME": execution,
+            "ROUNDTRIP_TIME": _mean(list(roundtrip.values())),
+            "EXECUTION_TIME": _mean(list(execution.values())),
             "SUCCESS": self.success,
             "FAILED": self.failed,
             "_createtime": self.created,
             "_lasttime": self.last,
-            "_processing": dict(self.processing),
-            "_executiontime": dict(self.execution),
-            "_roundtripltime": dict(self.roundtrip),
-            "_nodes": sorted(self.processing),
+            "_processing": self.processing,
+            "_executiontime": execution,
+            "_roundtripltime": roundtrip,
+            "_nodes": sorted(self._slots),
         }
 
     def _per_node(self, reported: dict[str, str | None]) -> dict[str, str | None]:
         """What each node reported, None for those that reported nothing."""
-        return {node: reported.get(node) for node in self.processing}
+        return {node: reported.get(node) for node in self._slots}
 
     def to_state(self) -> dict[str, Any]:
         """Compact serialisable form for persistent datastores."""
@@ -270,6 +359,15 @@ class JobRecord:
     def from_state(cls, state: dict[str, Any]) -> JobRecord:
         """The record ``to_state`` wrote (RequestError if its job is malformed)."""
         return cls(**{**state, "definition": Job.from_dict(state["definition"])})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JobRecord) and self.to_state() == other.to_state()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (f"JobRecord(job_id={self.job_id!r}, verb={self.verb!r}, nodes={len(self._slots)},"
+                f" complete={self.complete})")
 
 
 @dataclass

@@ -61,8 +61,8 @@ class Component(components.ComponentBase):
         """Once every node answered (or failed), the ARG job that spreads the answers."""
         key = record.definition.get("query")
         answers: dict[str, Any] = {}
-        for node in record.processing:
-            if record.processing[node] == Control.JOB_FAILED.value:  # failed: answer null so nobody waits forever
+        for node, state in record.processing.items():
+            if state == Control.JOB_FAILED.value:  # failed: answer null so nobody waits forever
                 answers[node] = {key: None}
                 continue
             text = record.stdout.get(node)

@@ -86,7 +86,7 @@ def _job_problem(state: Any) -> str | None:
     return None
 
 
-_JOB_FIELDS = frozenset(name for name in JobRecord.__dataclass_fields__ if not name.startswith("_"))
+_JOB_FIELDS = frozenset(JobRecord.STATE_FIELDS)
 
 
 def decode_job(raw: str | bytes | None, where: str, expected_id: str | None = None) -> JobRecord | None:

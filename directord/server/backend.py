@@ -75,7 +75,7 @@ class BackendService:
         record = self.jobs.running(message.msg_id)
         path = message.info or ""
         node = str(data.get("node", ""))
-        if record is None or node not in record.processing or path not in transfer_sources(record.definition):
+        if record is None or not record.has_node(node) or path not in transfer_sources(record.definition):
             return Message(message.msg_id, failed, info=f"transfer of [ {path} ] is not allowed for this job")
         try:
             offset = int(message.command)
