@@ -30,6 +30,7 @@ GENERAL_QUEUE = "q_general"
 REPORT_BATCH_DELAY = 0.025
 CALLBACK_POLL = 0.1
 MAX_OUTPUT = 4 * 1024 * 1024
+SHIPPED_RECHECK_S = 1.0  # a verified copy of a shipped component is trusted this long before it is hashed again
 FAILED, ENDED, PROCESSING = Control.JOB_FAILED.value, Control.JOB_END.value, Control.JOB_PROCESSING.value
 OUTCOMES = {
     False: (FAILED, "task failed"),
@@ -116,6 +117,7 @@ class Runner:
         self._awaited: dict[str, threading.Event] = {}  # callback job id -> set when it ends here
         self._callback_states: dict[str, str] = {}
         self._sentinels: dict[str, bool] = {}  # shipped component hash -> is it a queue sentinel
+        self._shipped_classes: dict[str, tuple[type, float]] = {}  # hash -> its class, when last verified
 
     # -- routing (event loop) ------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -137,6 +139,9 @@ class Runner:
         try:
             if spec is None:
                 return components.hooks_for(job.verb).queue_sentinel
+            known = self._sentinels.get(str(spec.get("sha3_224", "")))
+            if known is not None:  # what the content with this hash is never changes
+                return known
             target, sha, here = self._shipped(spec)
             if sha not in self._sentinels:
                 if not here:
@@ -200,7 +205,7 @@ class Runner:
             return
         try:
             if job.component is not None:  # the server's file, whatever this node has
-                cls = plugins.load_file(self._sync_component(job))
+                cls = self._shipped_class(job)
             else:
                 cls = plugins.load_component(job.verb)
             component = components.hooks_of(cls).component()
@@ -271,6 +276,17 @@ class Runner:
             raise transfer.TransferError(f"refusing component name {name!r}")
         target = os.path.join(self.shipped_dir, f"{name}.py")
         return target, sha, os.path.isfile(target) and stamped_file_sha3_224(target) == sha
+
+    def _shipped_class(self, job: Job) -> type:
+        """Worker thread: the class of the server's component file for ``job``, fetched unless this
+        node has it; a copy verified in the last ``SHIPPED_RECHECK_S`` is not looked at again."""
+        sha = str((job.component or {}).get("sha3_224", ""))
+        known = self._shipped_classes.get(sha)
+        if known is not None and time.monotonic() - known[1] < SHIPPED_RECHECK_S:
+            return known[0]
+        cls = plugins.load_file(self._sync_component(job))
+        self._shipped_classes[sha] = (cls, time.monotonic())
+        return cls
 
     def _sync_component(self, job: Job) -> str:
         """Worker thread: fetch the server's copy of a component file unless this node has it; its path."""
