@@ -125,7 +125,8 @@ def _job_rows(results: dict[str, Any], floor: dict[str, Any] | None) -> list[lis
     for key in ("exec", *JOB_LOADS, "fanout"):
         r = results.get(key)
         if r:
-            notes = {"exec": "one job to every node, CLI start-up included",
+            notes = {"exec": "one job to every node, CLI start-up included; Python importing cliff alone:"
+                             f" {_cell(r.get('startup_floor_s'))} s",
                      "fanout": f"round trip p50 {_cell(r.get('p50_s'))} s, p95 {_cell(r.get('p95_s'))} s"}.get(key, "")
             if r.get("paired_floor_s"):
                 notes = f"each run over a floor taken just before it (median {r['paired_floor_s']:.2f} s)"

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import fanout
 from measure import Sample, measure, note, summarize
-from workloads import WARMUP, Workload, job_workloads
+from workloads import WARMUP, Workload, job_workloads, startup_floor_seconds
 
 START_TIMEOUT_S = 120.0
 FANOUT_START_TIMEOUT_S = 900.0  # a hundred Python processes starting on two cores
@@ -78,7 +78,8 @@ def run_system(make: Callable[[Path, int], System], root: Path, args: Any,
             if "exec" in args.only:
                 samples = [measure(system.server_pid, system.client_pid, system.exec_roundtrip)
                            for _ in range(args.runs * EXEC_SAMPLES_PER_RUN)]
-                results["exec"] = {"label": "exec --wait", **summarize(samples)}
+                results["exec"] = {"label": "exec --wait", **summarize(samples),
+                                   "startup_floor_s": startup_floor_seconds(len(samples))}
                 note(f"{system.name}: exec --wait {results['exec']['wall_s']:.3f} s")
             for workload in loads:
                 samples, floors, hangs = [], [], []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import statistics
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,18 @@ def _spawn(count: int) -> None:
     for _ in range(count):
         subprocess.run(["/bin/sh", "-c", "echo hello world"], capture_output=True,
                        stdin=subprocess.DEVNULL, check=True)
+
+
+def startup_floor_seconds(runs: int) -> float:
+    """Median wall time of this interpreter starting and importing cliff, nothing of directord:
+    what any cliff command costs before it does anything."""
+    times = []
+    for _ in range(runs):
+        start = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import cliff.app"], capture_output=True,
+                       stdin=subprocess.DEVNULL, check=True)
+        times.append(time.monotonic() - start)
+    return statistics.median(times)
 
 
 def floor_seconds(workers: int, spawns: int) -> float:

@@ -82,8 +82,16 @@ def callback_task(task: dict[str, Any], waiting: str) -> dict[str, Any]:
     return task
 
 
+_last_stamp: tuple[int, str] = (-1, "")  # the second last formatted, and its text
+
+
 def _stamp() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S")
+    """Local time to the second (formatted once per second: every result carries two)."""
+    global _last_stamp
+    second = int(time.time())
+    if _last_stamp[0] != second:
+        _last_stamp = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
+    return _last_stamp[1]
 
 
 class Runner:
