@@ -13,7 +13,7 @@ EXAMPLE := plugins-example
 $(STAMP): setup.cfg setup.py $(EXAMPLE)/setup.cfg $(EXAMPLE)/setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,redis,podman]' -e ./$(EXAMPLE)
+	$(BIN)/pip install -q -e '.[test,redis,podman,metrics]' -e ./$(EXAMPLE)
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -70,6 +70,23 @@ def port(value: Any) -> int:
     return number
 
 
+def bind_address(value: Any) -> str:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6), or empty for "off"; returned as given."""
+    text = str(value).strip()
+    if text:
+        split_bind(text)
+    return text
+
+
+def split_bind(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port); ValueError for anything else."""
+    host, sep, number = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host:
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    return host, port(number)
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting with its flag, environment names, type and default."""
@@ -106,6 +123,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("components_path", str, "/etc/directord/components",
            "Directory of component files (<verb>.py) that the server ships to nodes."),
     Option("job_ttl", positive_float, 7 * 86400.0, "Seconds job records are kept.", scope="server"),
+    Option("metrics_bind", bind_address, "",
+           "HOST:PORT to serve Prometheus metrics on at /metrics (off when empty; needs the metrics extra).",
+           scope="server"),
     Option("machine_id", str, "", "Machine id reported by this client.", scope="client"),
     Option("worker_threads", int, 64, "Component worker pool size.", scope="client"),
     Option("allowed_paths", str, "", "Comma-separated prefixes ADD/COPY, WORKDIR and CACHEFILE are confined to.",

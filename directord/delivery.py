@@ -87,6 +87,11 @@ class Delivery:
     def unacked_count(self, node: str) -> int:
         return len(self._unacked.get(node, ()))
 
+    def depth(self) -> tuple[int, int]:
+        """Messages waiting to be sent (held ones included), and reliable ones sent and not yet acked."""
+        waiting = sum(map(len, self.pending.values())) + sum(map(len, self._held.values()))
+        return waiting, sum(map(len, self._unacked.values()))
+
     def unacked_nodes(self) -> list[str]:
         """Peers with reliable messages sent and not yet acked."""
         return [node for node, waiting in self._unacked.items() if waiting]

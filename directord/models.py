@@ -209,6 +209,10 @@ class JobRecord:
     def failed(self) -> list[str]:
         return self._with_state(_FAILED_BYTE)
 
+    def has_failed(self) -> bool:
+        """Did any node fail it? (without listing them)"""
+        return _FAILED_BYTE in self._states
+
     @property
     def complete(self) -> bool:
         """Has every node reached a final state? (kept as a count: this runs for every result)"""
@@ -221,6 +225,14 @@ class JobRecord:
         """``node``'s latest control code, None for a node the job was not sent to."""
         slot = self._slots.get(node)
         return None if slot is None else chr(self._states[slot])
+
+    def times(self, node: str) -> tuple[float | None, float | None]:
+        """``node``'s round-trip and execution seconds, None where not recorded."""
+        slot = self._slots.get(node)
+        if slot is None:
+            return None, None
+        roundtrip, execution = self._times[2 * slot], self._times[2 * slot + 1]
+        return (roundtrip if roundtrip == roundtrip else None), (execution if execution == execution else None)
 
     def is_final(self, node: str) -> bool:
         slot = self._slots.get(node)

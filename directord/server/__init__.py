@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 from directord import wire
+from directord.config import split_bind
 from directord.datastores import Datastore
 from directord.delivery import Delivery
 from directord.drivers import ServerTransport
@@ -31,6 +32,7 @@ from directord.server.callbacks import Callbacks
 from directord.server.dispatch import Dispatcher, job_message
 from directord.server.holds import Holds
 from directord.server.jobs import JobTable
+from directord.server.metrics import ServerMetrics
 from directord.server.nodes import NodeProtocol
 from directord.server.registry import NodeRegistry
 from directord.server.standby import StandbyApi
@@ -52,7 +54,9 @@ class Server:
         self.job_ttl = float(config.job_ttl)
         self.server_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.registry = NodeRegistry(self.interval, self.server_id)
-        self.jobs = JobTable(store)
+        self.metrics = ServerMetrics()
+        self.metrics_bind = str(config.metrics_bind)
+        self.jobs = JobTable(store, self.metrics)
         self.delivery = Delivery(transport.send, ack_delay=min(ACK_DELAY, self.interval / 4),
                                  before_acks=self.jobs.flush)  # a result is acknowledged once it is stored
         self.holds = Holds(self.registry, self.delivery, self.jobs)
@@ -72,6 +76,7 @@ class Server:
     # -- lifecycle -----------------------------------------------------------
     async def run(self) -> int:
         """Serve until SIGTERM/SIGINT (or ``stop()``); 1 when another server took the lease."""
+        exporter = self._export_metrics()  # first: a bad --metrics-bind stops the start with nothing to undo
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -97,6 +102,9 @@ class Server:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.api.close()
+        if exporter is not None:
+            await asyncio.to_thread(exporter.shutdown)
+            exporter.server_close()
         self.jobs.flush()
         if not self.lost_lease:
             await self._resign()
@@ -127,10 +135,34 @@ class Server:
         answer = await self.api.answer(request)
         self.transport.forwarded_reply(peer, json.dumps(answer).encode())
 
+    def _export_metrics(self) -> Any:
+        """Serve Prometheus metrics when ``--metrics-bind`` is set (the HTTP server, else None)."""
+        if not self.metrics_bind:
+            return None
+        from directord import metrics  # prometheus_client: only when asked for
+
+        host, port = split_bind(self.metrics_bind)
+        exporter = metrics.serve(self.metrics, host, port)
+        LOG.info("serving Prometheus metrics on http://%s/metrics", self.metrics_bind)
+        return exporter
+
+    def _refresh_metrics(self, role: str) -> None:
+        """The gauges a scrape reads, as of now (built on the loop, read from the exporter's thread)."""
+        if not self.metrics_bind:
+            return
+        live, held = self.registry.counts()
+        queued, unacked = self.delivery.depth()
+        self.metrics.snapshot = {
+            "role": role, "nodes_live": live, "nodes_held": held, "nodes_expired": self.registry.expired_total,
+            "jobs_active": self.jobs.active_count(), "queue_depth": queued, "unacked_messages": unacked,
+            "dropped": self.nodes.dropped.total,
+        }
+
     async def _wait_for_lease(self) -> bool:
         """Stand by until this server may serve the nodes; False when stopped first."""
         waiting = False
         while not self._stop.is_set():
+            self._refresh_metrics("standby")
             try:
                 if await self.transport.lead(self.server_id, self.lease_s):
                     return True
@@ -197,6 +229,7 @@ class Server:
                     await self._renew()
                     self.nodes.send_heartbeat(*(node.identity for node in self.registry.live()))
                 self.jobs.flush()
+                self._refresh_metrics("active")
                 if now - last_prune >= min(60.0, max(self.job_ttl / 4, 0.5)):
                     last_prune = now
                     self.jobs.prune(self.job_ttl)

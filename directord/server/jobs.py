@@ -12,9 +12,11 @@ from directord import plugins
 from directord.datastores import Datastore
 from directord.exceptions import NotFound
 from directord.job import Job
-from directord.models import FINAL_STATES, JobRecord, Message
+from directord.models import FINAL_STATES, Control, JobRecord, Message
+from directord.server.metrics import ServerMetrics
 
 LOG = logging.getLogger(__name__)
+END = Control.JOB_END.value
 
 class _Waiter:
     __slots__ = ("future", "remaining")
@@ -44,8 +46,9 @@ class JobTable:
     it dirty; ``flush`` writes dirty records in one batch.
     """
 
-    def __init__(self, store: Datastore):
+    def __init__(self, store: Datastore, metrics: ServerMetrics | None = None):
         self._store = store
+        self.metrics = metrics or ServerMetrics()
         self._active: dict[str, JobRecord] = {}
         self._by_node: dict[str, set[str]] = {}
         self._dirty: dict[str, JobRecord] = {}
@@ -55,6 +58,7 @@ class JobTable:
     # -- creation ------------------------------------------------------------
     def create(self, job: Job, nodes: list[str]) -> JobRecord:
         record = JobRecord(job_id=job.job_id, definition=job, nodes=list(nodes))
+        self.metrics.job_submitted(job.verb)
         self._active[record.job_id] = record
         for node in nodes:
             self._by_node.setdefault(node, set()).add(record.job_id)
@@ -73,7 +77,12 @@ class JobTable:
 
     def skip(self, job: Job, reason: str) -> None:
         """Store a job that runs nowhere."""
+        self.metrics.job_skipped(job.verb)
         self._store.put_jobs([JobRecord(job_id=job.job_id, definition=job.replace(skipped=reason), nodes=[])])
+
+    def active_count(self) -> int:
+        """How many jobs are not yet final on every node."""
+        return len(self._active)
 
     def running(self, job_id: str) -> JobRecord | None:
         """The record of an unfinished job."""
@@ -105,6 +114,7 @@ class JobTable:
             return False
         self._touch(record)
         if message.control in FINAL_STATES:
+            self.metrics.node_result(message.control == END, *record.times(node))
             self._node_done(node, record.job_id)
             sha = record.definition.job_sha3_224
             if sha:
@@ -162,6 +172,7 @@ class JobTable:
 
     def _complete(self, record: JobRecord) -> None:
         self._active.pop(record.job_id, None)
+        self.metrics.job_finished(record.verb, failed=record.has_failed())
         for waiter in self._waiters.pop(record.job_id, ()):
             waiter.remaining.discard(record.job_id)
             if not waiter.remaining and not waiter.future.done():
@@ -175,11 +186,13 @@ class JobTable:
     def flush(self) -> None:
         if self._dirty:
             dirty, self._dirty = self._dirty, {}
+            started = time.perf_counter()
             try:
                 self._store.put_jobs(dirty.values())
             except Exception:
                 self._dirty = {**dirty, **self._dirty}  # keep the batch for the next flush
                 raise
+            self.metrics.datastore_writes.observe(time.perf_counter() - started)
 
     # -- waiting -------------------------------------------------------------
     async def wait(self, job_ids: list[str], timeout: float) -> dict[str, Any]:

@@ -17,6 +17,7 @@ class NodeRegistry:
         self.ttl = heartbeat_interval * EXPIRY_HEARTBEATS
         self.server_id = server_id  # recorded on each node: the server it reports to
         self._nodes: dict[str, Node] = {}
+        self.expired_total = 0  # nodes expired since the server started
         self._holding: set[str] = set()  # nodes whose hold has not been released (it may have run out)
         self._behind_since: float | None = None
 
@@ -95,6 +96,12 @@ class NodeRegistry:
         now = self._now()
         return sorted((n for n in self._nodes.values() if n.expire_time > now), key=lambda n: n.identity)
 
+    def counts(self) -> tuple[int, int]:
+        """How many nodes are live, and how many of those are held."""
+        now = self._now()
+        live = [node for node in self._nodes.values() if node.expire_time > now]
+        return len(live), sum(1 for node in live if node.held_until > now)
+
     def is_live(self, identity: str) -> bool:
         node = self._nodes.get(identity)
         return node is not None and node.expire_time > self._now()
@@ -103,6 +110,7 @@ class NodeRegistry:
         """Remove and return the nodes whose heartbeats stopped."""
         now = self._now()
         gone = [n for n in self._nodes.values() if n.expire_time <= now]
+        self.expired_total += len(gone)
         for node in gone:
             del self._nodes[node.identity]
             self._holding.discard(node.identity)
