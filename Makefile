@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench bench-compare clean redis sshd facter podman
+.PHONY: venv demo test lint bench bench-compare clean redis sshd facter podman chromium
 
 # plugins-example/ is a separate, third-party-style package (ECHO verb + joblog hook),
 # installed next to directord so its entry points are live in the tests.
@@ -13,7 +13,7 @@ EXAMPLE := plugins-example
 $(STAMP): setup.cfg setup.py $(EXAMPLE)/setup.cfg $(EXAMPLE)/setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,redis,podman,metrics]' -e ./$(EXAMPLE)
+	$(BIN)/pip install -q -e '.[test,redis,podman,metrics,dashboard]' -e ./$(EXAMPLE)
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,7 +45,11 @@ podman:
 
 # The tests start hundreds of directord processes: byte-compile once, as pip does for an
 # installed package, rather than in every process (the environment may forbid writing .pyc).
-test: $(STAMP) redis sshd facter podman
+# The dashboard tests drive a real headless Chromium through chromedriver.
+chromium:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+
+test: $(STAMP) redis sshd facter podman chromium
 	$(BIN)/ruff check directord tests bench $(EXAMPLE)
 	$(BIN)/python -m compileall -q directord $(EXAMPLE)/directord_example >/dev/null
 	$(BIN)/python -m pytest -q tests $(EXAMPLE)/tests

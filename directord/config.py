@@ -145,6 +145,18 @@ OPTIONS: tuple[Option, ...] = (
            scope="bootstrap", flag="--accept-new-host-keys"),
     Option("bootstrap_connect_timeout", positive_float, 10.0, "Seconds to wait for each SSH connection.",
            scope="bootstrap", flag="--connect-timeout"),
+    Option("dashboard_bind", bind_address, "127.0.0.1:8080",
+           "HOST:PORT the dashboard serves on; an address other than loopback needs --token-file.",
+           scope="dashboard", flag="--bind"),
+    Option("dashboard_token_file", str, "", "File holding the token a browser or API client must present.",
+           scope="dashboard", flag="--token-file"),
+    Option("dashboard_tls_cert", str, "", "TLS certificate (PEM) to serve HTTPS with.", scope="dashboard",
+           flag="--tls-cert"),
+    Option("dashboard_tls_key", str, "", "TLS private key (PEM) of --tls-cert.", scope="dashboard",
+           flag="--tls-key"),
+    Option("dashboard_allow_submit", parse_bool, False,
+           "Let the page run ad-hoc jobs and orchestrations (read-only without it).", scope="dashboard",
+           flag="--allow-submit"),
     Option("debug", parse_bool, False, "Debug logging and tracebacks.", scope="cliff"),
 )
 BY_DEST = {opt.dest: opt for opt in OPTIONS}

@@ -313,6 +313,26 @@ class JobRecord:
             "skipped": bool(self.definition.skipped),
         }
 
+    def row(self) -> dict[str, Any]:
+        """A compact summary for lists: counts rather than per-node maps."""
+        job = self.definition
+        states = self._states
+        done = self._times[0::2]
+        finished = [seconds for seconds in done if seconds == seconds]
+        return {
+            "id": self.job_id, "verb": self.verb, "name": job.job_name or "", "parent_id": self.parent_id,
+            "parent_name": job.parent_name or "", "created": self.created, "last": self.last,
+            "nodes": len(states), "success": states.count(_END_BYTE), "failed": states.count(_FAILED_BYTE),
+            "complete": self.complete, "skipped": job.skipped,
+            "roundtrip_max": max(finished) if finished else None,
+        }
+
+    def timeline(self) -> dict[str, Any]:
+        """Per node: [round trip, execution, control] (seconds None until the node finished)."""
+        return {"id": self.job_id, "verb": self.verb, "name": self.definition.job_name or "",
+                "created": self.created,
+                "nodes": {node: [*self.times(node), chr(self._states[slot])] for node, slot in self._slots.items()}}
+
     def to_dict(self) -> dict[str, Any]:
         """The upstream-compatible job view (``manage --job-info`` keys)."""
         execution = self.execution

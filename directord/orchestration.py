@@ -47,29 +47,41 @@ def load_yaml(path: str, kind: str = "orchestration file") -> Any:
 
     Aliases are capped, and so is the size of the data once they are expanded.
     """
-    import yaml
-
     full = os.path.abspath(os.path.expanduser(path))
     try:
         with open(full, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_safe_loader())  # noqa: S506 - a SafeLoader subclass
+            text = handle.read()
     except FileNotFoundError:
         raise OrchestrationError(f"{kind} not found: {full}") from None
     except OSError as exc:
         raise OrchestrationError(f"cannot read {full}: {exc.strerror}") from None
+    return parse_yaml(text, full)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """YAML text parsed safely (``where`` names it in errors), aliases and expanded size capped."""
+    import yaml
+
+    try:
+        data = yaml.load(text, Loader=_safe_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise OrchestrationError(f"{full} is not valid YAML{line}: {problem}") from None
+        raise OrchestrationError(f"{where} is not valid YAML{line}: {problem}") from None
     if _expanded_size(data, MAX_NODES) > MAX_NODES:
-        raise OrchestrationError(f"{path} expands to more than {MAX_NODES} values (alias bomb?)")
+        raise OrchestrationError(f"{where} expands to more than {MAX_NODES} values (alias bomb?)")
     return data
 
 
 def load_orchestrations(path: str) -> list[dict[str, Any]]:
     """Load and validate one orchestration file: a list of mappings with ``jobs``."""
     return validate_orchestrations(load_yaml(path), path)
+
+
+def parse_orchestrations(text: str, where: str) -> list[dict[str, Any]]:
+    """Orchestrations from YAML text (``where`` names it in errors), validated like a file's."""
+    return validate_orchestrations(parse_yaml(text, where), where)
 
 
 def _expanded_size(data: Any, limit: int) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,7 @@ from directord.server.metrics import ServerMetrics
 
 LOG = logging.getLogger(__name__)
 END = Control.JOB_END.value
+CHANGES_KEPT = 100_000  # job ids remembered as changed; a reader further behind reads every job again
 
 class _Waiter:
     __slots__ = ("future", "remaining")
@@ -54,6 +57,9 @@ class JobTable:
         self._dirty: dict[str, JobRecord] = {}
         self._sha_states: dict[str, dict[str, str]] = {}  # job fingerprint -> node -> final state
         self._waiters: dict[str, list[_Waiter]] = {}
+        self._version = 0  # counts changes to any record
+        self._epoch = uuid.uuid4().hex[:8]  # a new one when records were removed: readers start over
+        self._changed: collections.OrderedDict[str, int] = collections.OrderedDict()  # id -> version, oldest first
 
     # -- creation ------------------------------------------------------------
     def create(self, job: Job, nodes: list[str]) -> JobRecord:
@@ -78,6 +84,7 @@ class JobTable:
     def skip(self, job: Job, reason: str) -> None:
         """Store a job that runs nowhere."""
         self.metrics.job_skipped(job.verb)
+        self._changed_now(job.job_id)
         self._store.put_jobs([JobRecord(job_id=job.job_id, definition=job.replace(skipped=reason), nodes=[])])
 
     def active_count(self) -> int:
@@ -182,6 +189,41 @@ class JobTable:
 
     def _touch(self, record: JobRecord) -> None:
         self._dirty[record.job_id] = record
+        self._changed_now(record.job_id)
+
+    def _changed_now(self, job_id: str) -> None:
+        self._version += 1
+        self._changed[job_id] = self._version
+        self._changed.move_to_end(job_id)
+        if len(self._changed) > CHANGES_KEPT:
+            self._changed.popitem(last=False)
+
+    def changes(self, epoch: str, since: int) -> dict[str, Any]:
+        """The rows of the jobs changed after version ``since`` of ``epoch`` (every job's, when the
+        reader is too far behind or records were removed since): ``epoch``, ``version``, ``full``, ``rows``."""
+        oldest = next(iter(self._changed.values()), self._version + 1)
+        full = epoch != self._epoch or since < oldest - 1
+        if full:
+            self.flush()
+            rows = [record.row() for record in self._store.jobs()]
+        else:
+            ids = []
+            for job_id, version in reversed(self._changed.items()):
+                if version <= since:
+                    break
+                ids.append(job_id)
+            rows = [record.row() for record in map(self.get, ids) if record is not None]
+        return {"epoch": self._epoch, "version": self._version, "full": full, "rows": rows}
+
+    def parent_timelines(self, parent_id: str) -> list[dict[str, Any]]:
+        """``JobRecord.timeline`` of every job of one parent (``last``: the newest job's), oldest first."""
+        if parent_id == "last":
+            parent_id = self.find("last").parent_id
+        self.flush()
+        records = [record for record in self._store.jobs() if record.parent_id == parent_id]
+        if not records:
+            raise NotFound(f"No data found for parent {parent_id}")
+        return [record.timeline() for record in sorted(records, key=lambda r: r.created)]
 
     def flush(self) -> None:
         if self._dirty:
@@ -230,9 +272,13 @@ class JobTable:
         self._by_node.clear()
         self._dirty.clear()
         self._sha_states.clear()
+        self._epoch = uuid.uuid4().hex[:8]
         return self._store.clear_jobs()
 
     def prune(self, ttl: float) -> int:
         self.flush()
-        return self._store.prune_jobs(time.time() - ttl)
+        removed = self._store.prune_jobs(time.time() - ttl)
+        if removed:
+            self._epoch = uuid.uuid4().hex[:8]
+        return removed
 

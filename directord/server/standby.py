@@ -16,7 +16,7 @@ from directord.server.jobs import find_record
 from directord.server.user_api import analysis, wait_request
 
 WAIT_POLL_S = 0.1  # how often a standby looks at the shared datastore for a job's end
-FORWARDED = ("submit", "purge_nodes", "purge_jobs")
+FORWARDED = ("submit", "purge_nodes", "purge_jobs", "job_changes", "timeline")  # the active server knows best
 
 
 class StandbyApi:

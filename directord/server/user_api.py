@@ -73,6 +73,8 @@ class UserApi:
             "purge_nodes": self.purge_nodes,
             "purge_jobs": self.purge_jobs,
             "analyze": self.analyze,
+            "job_changes": self.job_changes,
+            "timeline": self.timeline,
         }
 
     async def submit(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +96,19 @@ class UserApi:
 
     async def job_info(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._jobs.find(str(request.get("job_id") or "last")).to_dict()
+
+    async def job_changes(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Compact rows of the jobs changed since ``since`` (a version of ``epoch``): how a dashboard
+        follows 10,000 jobs without reading them all each time."""
+        try:
+            since = int(request.get("since") or 0)
+        except (TypeError, ValueError):
+            raise RequestError("job_changes needs an integer 'since'") from None
+        return self._jobs.changes(str(request.get("epoch") or ""), since)
+
+    async def timeline(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each job of one parent with every node's round trip, execution time and state."""
+        return self._jobs.parent_timelines(str(request.get("parent_id") or "last"))
 
     async def analyze(self, request: dict[str, Any]) -> dict[str, Any]:
         self._jobs.flush()

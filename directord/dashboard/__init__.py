@@ -1,0 +1,1 @@
+"""The web dashboard (the ``dashboard`` extra): ``directord dashboard`` beside a server."""
