@@ -52,6 +52,8 @@ TARGETS = [
     Target("redis {sync}: wall <= 1.3 x the zmq {sync} (same run)", _field("redis", "sync_over_zmq"), "<=", 1.3),
     Target("redis {fanout}: p50 round trip < 0.3 s",
            lambda results: ((results.get("redis") or {}).get("fanout") or {}).get("p50_s"), "<", 0.3),
+    Target("dashboard open during {sync}: server CPU +% <= 5", _field("dashboard", "extra_server_cpu_pct"),
+           "<=", 5),
     # Peaks during the headline workload; later workloads add the records the earlier ones left.
     Target("{sync}: server peak RSS < 64 MiB", _field("sync", "server_peak_rss_mib"), "<", 64),
     Target("{sync}: client peak RSS <= 32 MiB", _field("sync", "client_peak_rss_mib"), "<=", 32),

@@ -34,7 +34,8 @@ from workloads import floor_seconds
 import directord
 from directord import testing
 
-WORKLOADS = ("floor", "exec", "sync", "async", "noop", "cli-sync", "cli-async", "fanout", "simfleet", "redis")
+WORKLOADS = ("floor", "exec", "sync", "async", "noop", "cli-sync", "cli-async", "dashboard", "fanout", "simfleet",
+             "redis")
 REDIS_LOADS = ["sync", "fanout"]  # what the redis transport runs, beside the same on zmq
 
 

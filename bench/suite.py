@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import fanout
+from dashboard_cost import dashboard_cost
 from measure import Sample, measure, note, summarize
+from ours import OurSystem
 from workloads import WARMUP, Workload, job_workloads, startup_floor_seconds
 
 START_TIMEOUT_S = 120.0
@@ -69,7 +71,7 @@ def run_system(make: Callable[[Path, int], System], root: Path, args: Any,
     """
     results: dict[str, Any] = {}
     loads = [w for w in job_workloads(args.jobs) if w.key in args.only]
-    if "exec" in args.only or loads:
+    if "exec" in args.only or "dashboard" in args.only or loads:
         system = make(root / "cluster", args.nodes)
         note(f"{system.name}: starting a server and {args.nodes} clients")
         with running(system, START_TIMEOUT_S):
@@ -92,6 +94,9 @@ def run_system(make: Callable[[Path, int], System], root: Path, args: Any,
                                          **summarize(samples, workload.jobs, args.nodes, floors)}
                 if hangs:
                     results[workload.key]["hung_runs"] = hangs
+            if "dashboard" in args.only and isinstance(system, OurSystem):
+                sync = next(w for w in job_workloads(args.jobs) if w.key == "sync")
+                results["dashboard"] = dashboard_cost(system, sync, args.runs)
     if "fanout" in args.only:
         system = make(root / "fanout", args.fanout_clients)
         note(f"{system.name}: starting a server and {args.fanout_clients} clients (takes a while)")

@@ -313,19 +313,17 @@ class JobRecord:
             "skipped": bool(self.definition.skipped),
         }
 
-    def row(self) -> dict[str, Any]:
-        """A compact summary for lists: counts rather than per-node maps."""
+    ROW_FIELDS = ("id", "verb", "name", "parent_id", "parent_name", "created", "last", "nodes", "success", "failed",
+                  "complete", "skipped", "roundtrip_max")
+
+    def row(self) -> list[Any]:
+        """A compact summary for lists (the values of ``ROW_FIELDS``): counts rather than per-node maps."""
         job = self.definition
         states = self._states
-        done = self._times[0::2]
-        finished = [seconds for seconds in done if seconds == seconds]
-        return {
-            "id": self.job_id, "verb": self.verb, "name": job.job_name or "", "parent_id": self.parent_id,
-            "parent_name": job.parent_name or "", "created": self.created, "last": self.last,
-            "nodes": len(states), "success": states.count(_END_BYTE), "failed": states.count(_FAILED_BYTE),
-            "complete": self.complete, "skipped": job.skipped,
-            "roundtrip_max": max(finished) if finished else None,
-        }
+        finished = [seconds for seconds in self._times[0::2] if seconds == seconds]
+        return [self.job_id, self.verb, job.job_name or "", self.parent_id, job.parent_name or "", self.created,
+                self.last, len(states), states.count(_END_BYTE), states.count(_FAILED_BYTE), self.complete,
+                job.skipped, max(finished) if finished else None]
 
     def timeline(self) -> dict[str, Any]:
         """Per node: [round trip, execution, control] (seconds None until the node finished)."""

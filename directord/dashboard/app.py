@@ -120,10 +120,14 @@ def _ask(request: web.Request, name: str, default: int) -> int:
         raise _error(web.HTTPBadRequest, f"{name} must be an integer") from None
 
 
+def _summary(app: web.Application) -> dict[str, Any]:
+    feed = app[FEED]
+    return {"version": feed.version, "error": feed.error, "nodes": len(feed.nodes), "jobs": len(feed.jobs),
+            "allow_submit": app[SETTINGS]["allow_submit"]}
+
+
 async def _state(request: web.Request) -> web.Response:
-    feed, settings = request.app[FEED], request.app[SETTINGS]
-    return web.json_response({"version": feed.version, "error": feed.error, "nodes": len(feed.nodes),
-                              "jobs": len(feed.jobs), "allow_submit": settings["allow_submit"]})
+    return web.json_response(_summary(request.app))
 
 
 async def _nodes(request: web.Request) -> web.Response:
@@ -182,7 +186,7 @@ async def _timeline(request: web.Request) -> web.Response:
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: ``change`` (with the new version) whenever the feed sees one."""
+    """Server-sent events: ``change`` (with what ``/api/state`` answers) whenever the feed sees one."""
     feed = request.app[FEED]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await response.prepare(request)
@@ -192,7 +196,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
             seen = await feed.changed(version, EVENT_KEEPALIVE_S)
             if seen != version:
                 version = seen
-                await response.write(f"event: change\ndata: {version}\n\n".encode())
+                await response.write(f"event: change\ndata: {json.dumps(_summary(request.app))}\n\n".encode())
             else:
                 await response.write(b": keep-alive\n\n")
     except (ConnectionResetError, asyncio.CancelledError):

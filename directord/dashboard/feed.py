@@ -54,7 +54,9 @@ class Feed:
             if changes["full"]:
                 self.jobs = {}
                 changed = True
-            for row in changes["rows"]:
+            columns = changes["columns"]
+            for values in changes["rows"]:
+                row = dict(zip(columns, values, strict=True))
                 self.jobs[row["id"]] = row
             self._epoch, self._since = changes["epoch"], changes["version"]
         if changed:

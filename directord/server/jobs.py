@@ -199,8 +199,9 @@ class JobTable:
             self._changed.popitem(last=False)
 
     def changes(self, epoch: str, since: int) -> dict[str, Any]:
-        """The rows of the jobs changed after version ``since`` of ``epoch`` (every job's, when the
-        reader is too far behind or records were removed since): ``epoch``, ``version``, ``full``, ``rows``."""
+        """The rows (``JobRecord.row``) of the jobs changed after version ``since`` of ``epoch`` (every
+        job's, when the reader is too far behind or records were removed since): ``epoch``, ``version``,
+        ``full``, ``columns`` (``JobRecord.ROW_FIELDS``) and ``rows``."""
         oldest = next(iter(self._changed.values()), self._version + 1)
         full = epoch != self._epoch or since < oldest - 1
         if full:
@@ -213,7 +214,8 @@ class JobTable:
                     break
                 ids.append(job_id)
             rows = [record.row() for record in map(self.get, ids) if record is not None]
-        return {"epoch": self._epoch, "version": self._version, "full": full, "rows": rows}
+        return {"epoch": self._epoch, "version": self._version, "full": full, "columns": JobRecord.ROW_FIELDS,
+                "rows": rows}
 
     def parent_timelines(self, parent_id: str) -> list[dict[str, Any]]:
         """``JobRecord.timeline`` of every job of one parent (``last``: the newest job's), oldest first."""

@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,19 @@ class Cluster:
         self.clients[name] = self._spawn(name, [*self.global_args(name), "client",
                                                 "--zmq-server-address", "127.0.0.1"])
 
+    def start_dashboard(self, *args: str) -> tuple[subprocess.Popen, str]:
+        """``directord dashboard *args`` (on a free loopback port unless ``--bind`` is given), once it
+        answers; the process and its base URL."""
+        if "--bind" not in args:
+            args = ("--bind", f"127.0.0.1:{free_port()}", *args)
+        port = args[args.index("--bind") + 1].rsplit(":", 1)[1]
+        process = self._spawn(f"dashboard-{port}", [*self.global_args(), "dashboard", *args])
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: process.poll() is not None or _answers(url + "/login"), 20, what="the dashboard")
+        if process.poll() is not None:
+            raise RuntimeError(f"the dashboard exited: {(self.root / f'dashboard-{port}.log').read_text()[-2000:]}")
+        return process, url
+
     def start(self) -> Cluster:
         self.start_server()
         for name in self.names:
@@ -160,3 +175,11 @@ class Cluster:
         return path
 
 
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 - the cluster's own loopback page
+    except (urllib.error.URLError, OSError):
+        return False
+    return True

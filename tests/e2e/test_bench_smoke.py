@@ -23,6 +23,7 @@ FIELDS = {
     "noop": JOB_LOAD,
     "cli-sync": PAIRED,
     "cli-async": PAIRED,
+    "dashboard": ("server_cpu_without_s", "server_cpu_with_s", "extra_server_cpu_pct"),
     "fanout": (*COMMON, "p50_s", "p95_s", "node_results_per_s"),
     "simfleet": ("cpu_ratio",),
     "redis": ("sync_over_zmq",),
@@ -57,7 +58,7 @@ def test_harness_at_tiny_sizes_writes_every_workload(tmp_path):
     assert floor["nodes"] == 20 and not numeric(floor, ("rss_registered_mib", "idle_cpu_pct", "cpu_us_per_node_result"))
     for key in ("sync", "fanout"):  # the same workloads over the redis driver
         assert not numeric(workloads["redis"][key], FIELDS[key]), (key, workloads["redis"][key])
-    assert len(data["targets"]) == 17
+    assert len(data["targets"]) == 18
     assert all(isinstance(t["measured"], Real) and isinstance(t["pass"], bool) for t in data["targets"])
     assert "Targets" in result.stdout and "noop-10" in result.stdout and "redis sync-10" in result.stdout
     assert "sync-10 (CLI --wait)" in result.stdout and "simfleet-20" in result.stdout

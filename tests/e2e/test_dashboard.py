@@ -25,28 +25,6 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 TOKEN = "correct-horse-battery-staple"  # noqa: S105 - a test token
 
 
-def start_dashboard(cluster: Cluster, *args: str) -> tuple[subprocess.Popen, str]:
-    """``directord dashboard *args`` (a free loopback port unless ``--bind`` is given) and its URL."""
-    if "--bind" not in args:
-        args = ("--bind", f"127.0.0.1:{free_port()}", *args)
-    bind = args[args.index("--bind") + 1]
-    log = open(cluster.root / f"dashboard-{bind.replace(':', '_')}.log", "ab")  # noqa: SIM115 - the child keeps it
-    process = subprocess.Popen(cluster.cli_argv("dashboard", *args), stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, env=cluster.env)
-    url = f"http://127.0.0.1:{bind.rsplit(':', 1)[1]}"
-    wait_for(lambda: process.poll() is not None or _answers(url), 20, what="the dashboard")
-    assert process.poll() is None, (cluster.root / f"dashboard-{bind.replace(':', '_')}.log").read_text()
-    return process, url
-
-
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url + "/login", timeout=1).close()  # noqa: S310 - loopback
-    except (urllib.error.URLError, OSError):
-        return False
-    return True
-
-
 def get(url: str, token: str = "", method: str = "GET", body: Any = None,
         headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
@@ -68,7 +46,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def dashboard(cluster: Cluster) -> Iterator[str]:
-    process, url = start_dashboard(cluster)
+    process, url = cluster.start_dashboard()
     yield url
     process.terminate()
     reap(process, 10)
@@ -154,7 +132,7 @@ def test_a_non_loopback_bind_needs_a_token(cluster: Cluster) -> None:
 
 def test_with_a_token_every_request_must_carry_it(cluster: Cluster, browser: webdriver.Chrome) -> None:
     token_file = cluster.write("dashboard.token", TOKEN + "\n")
-    process, url = start_dashboard(cluster, "--bind", f"0.0.0.0:{free_port()}", "--token-file", str(token_file),
+    process, url = cluster.start_dashboard("--bind", f"0.0.0.0:{free_port()}", "--token-file", str(token_file),
                                    "--allow-submit")
     try:
         assert get(url + "/api/state")[0] == 401

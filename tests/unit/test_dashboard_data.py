@@ -25,14 +25,18 @@ def table_with(*ids: str) -> JobTable:
     return table
 
 
+def rows_of(changes: dict) -> list[dict]:
+    return [dict(zip(changes["columns"], values, strict=True)) for values in changes["rows"]]
+
+
 def test_changes_give_every_row_first_then_only_what_changed() -> None:
     table = table_with("a", "b")
     first = table.changes("", 0)
-    assert first["full"] and sorted(row["id"] for row in first["rows"]) == ["a", "b"]
+    assert first["full"] and sorted(row["id"] for row in rows_of(first)) == ["a", "b"]
     table.apply("n1", Message("b", END, "RUN", {"execution_time": 0.5}))
     later = table.changes(first["epoch"], first["version"])
-    assert not later["full"] and [row["id"] for row in later["rows"]] == ["b"]
-    row = later["rows"][0]
+    assert not later["full"] and [row["id"] for row in rows_of(later)] == ["b"]
+    row = rows_of(later)[0]
     assert (row["nodes"], row["success"], row["failed"], row["complete"]) == (2, 1, 0, False)
     assert table.changes(later["epoch"], later["version"])["rows"] == []
 
@@ -43,7 +47,7 @@ def test_a_purge_makes_every_reader_start_over() -> None:
     table.purge()
     table.create(Job(verb="RUN", job_id="c"), ["n1"])
     again = table.changes(seen["epoch"], seen["version"])
-    assert again["full"] and [row["id"] for row in again["rows"]] == ["c"]
+    assert again["full"] and [row["id"] for row in rows_of(again)] == ["c"]
 
 
 def test_a_parent_timeline_has_every_node_time_and_state() -> None:

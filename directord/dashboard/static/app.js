@@ -5,7 +5,8 @@ const CONTROL = { "\u0004": "success", "\u0015": "failed", "\u0016": "running", 
 const NODES_PER_PAGE = 100;
 const view = document.getElementById("view");
 const statusLine = document.getElementById("status");
-const state = { allowSubmit: false, redraw: null, busy: false };
+const state = { allowSubmit: false, redraw: null, busy: false, timer: null, lastDraw: 0 };
+const REDRAW_MS = 1000;  // during a burst of changes the page redraws at most this often
 
 function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -43,9 +44,9 @@ function pager(data, go) {
   return div;
 }
 
-// A view keeps its controls (filters, pages) across redraws; ``draw`` refetches and fills ``#out``.
+// A view keeps its controls (filters, pages) across redraws; ``draw`` refetches and fills ``#rows`` and ``#pages``.
 function listView(title, tools, draw) {
-  view.innerHTML = `<h2>${esc(title)}</h2><div class="tools">${tools}</div><div id="out"></div>`;
+  view.innerHTML = `<h2>${esc(title)}</h2><div class="tools">${tools}</div><div id="out"><div id="rows"></div><div id="pages"></div></div>`;
   const inputs = view.querySelectorAll(".tools input, .tools select");
   let page = 0;
   const run = async () => { await draw(page, p => { page = p; run(); }); };
@@ -59,12 +60,12 @@ function showNodes() {
   listView("Nodes", `<input id="filter" placeholder="filter by name">`, async () => {
     const data = await api(`/api/nodes?filter=${value("filter")}`);
     const rows = data.rows.map(n => ({ ...n, attrs: `data-node="${esc(n.id)}"` }));
-    document.getElementById("out").innerHTML = table([
+    fill(document.getElementById("rows"), table([
       ["Node", n => esc(n.id)], ["State", n => pill(n.state === "active" ? "active" : n.state === "expired" ? "expired" : "held") + (n.held ? " " + esc(n.held) : "")],
       ["Version", n => esc(n.version)], ["Driver", n => esc(n.driver)],
       ["Heartbeat age", n => n.state === "expired" ? "" : seconds(n.heartbeat_age)],
       ["Agent uptime", n => seconds(n.agent_uptime)], ["Host uptime", n => seconds(n.host_uptime)], ["Server", n => esc(n.server)],
-    ], rows, "No node has registered.");
+    ], rows, "No node has registered."));
   });
 }
 
@@ -72,27 +73,25 @@ function showJobs(parent) {
   const statuses = ["", "running", "success", "failed", "skipped"].map(s => `<option value="${s}">${s || "any status"}</option>`).join("");
   listView(parent ? "Jobs of one orchestration" : "Jobs", `<select id="job-status">${statuses}</select><input id="filter" placeholder="filter by id, verb or name">`, async (page, go) => {
     const data = await api(`/api/jobs?status=${value("job-status")}&filter=${value("filter")}&parent=${encodeURIComponent(parent || "")}&offset=${page * 100}&limit=100`);
-    const out = document.getElementById("out");
-    out.innerHTML = table([
+    fill(document.getElementById("rows"), table([
       ["Job", j => `<a href="#/job/${esc(j.id)}">${short(j.id)}</a>`], ["Verb", j => esc(j.verb)], ["Name", j => esc(j.name)],
       ["Orchestration", j => `<a href="#/orchestration/${esc(j.parent_id)}">${esc(j.parent_name) || short(j.parent_id)}</a>`],
       ["Status", j => pill(j.status)], ["Nodes", j => j.nodes], ["Succeeded", j => j.success], ["Failed", j => j.failed],
       ["Submitted", j => when(j.created)], ["Slowest round trip", j => seconds(j.roundtrip_max)],
-    ], data.rows.map(j => ({ ...j, attrs: `data-job="${esc(j.id)}"` })), "No job matches.");
-    out.appendChild(pager(data, go));
+    ], data.rows.map(j => ({ ...j, attrs: `data-job="${esc(j.id)}"` })), "No job matches."));
+    document.getElementById("pages").replaceChildren(pager(data, go));
   });
 }
 
 function showOrchestrations() {
   listView("Orchestrations", `<input id="filter" placeholder="filter by id or name">`, async (page, go) => {
     const data = await api(`/api/orchestrations?filter=${value("filter")}&offset=${page * 100}&limit=100`);
-    const out = document.getElementById("out");
-    out.innerHTML = table([
+    fill(document.getElementById("rows"), table([
       ["Orchestration", o => `<a href="#/orchestration/${esc(o.id)}">${esc(o.name) || short(o.id)}</a>`], ["Status", o => pill(o.status)],
       ["Jobs", o => o.jobs], ["Succeeded", o => o.success], ["Failed", o => o.failed], ["Running", o => o.running],
       ["Nodes", o => o.nodes], ["Started", o => when(o.created)], ["Duration", o => seconds(o.duration)],
-    ], data.rows, "Nothing has run yet.");
-    out.appendChild(pager(data, go));
+    ], data.rows, "Nothing has run yet."));
+    document.getElementById("pages").replaceChildren(pager(data, go));
   });
 }
 
@@ -238,10 +237,18 @@ async function route() {
   } catch (e) { view.innerHTML = `<p class="muted">${esc(e.message)}</p>`; }
 }
 
-async function changed() {
-  if (state.busy || !state.redraw) return;
-  state.busy = true;
-  try { await state.redraw(); } catch (e) { statusLine.textContent = e.message; } finally { state.busy = false; }
+// The first change after a quiet spell redraws at once; a burst redraws once a second.
+function changed() {
+  if (state.timer || !state.redraw) return;
+  state.timer = setTimeout(async () => {
+    state.lastDraw = Date.now();
+    try { if (state.redraw) await state.redraw(); } catch (e) { statusLine.textContent = e.message; }
+    state.timer = null;
+  }, Math.max(0, state.lastDraw + REDRAW_MS - Date.now()));
+}
+
+function fill(element, html) {  // an unchanged view is left alone (no layout work for the browser)
+  if (element.dataset.html !== html) { element.innerHTML = html; element.dataset.html = html; }
 }
 
 async function start() {
@@ -251,8 +258,8 @@ async function start() {
   window.onhashchange = route;
   await route();
   const events = new EventSource("/api/events");
-  events.addEventListener("change", async () => {
-    const now = await api("/api/state");
+  events.addEventListener("change", event => {
+    const now = JSON.parse(event.data);
     statusLine.textContent = now.error ? `server: ${now.error}` : `${now.nodes} node(s), ${now.jobs} job(s) · live`;
     statusLine.classList.toggle("error", Boolean(now.error));
     changed();
