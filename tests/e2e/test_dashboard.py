@@ -157,3 +157,43 @@ def test_with_a_token_every_request_must_carry_it(cluster: Cluster, browser: web
     finally:
         process.terminate()
         reap(process, 10)
+
+
+def test_a_thousand_nodes_and_ten_thousand_jobs_come_in_pages(tmp_path: Path, browser: webdriver.Chrome) -> None:
+    """1,000 simulated nodes (real protocol peers) and 10,000 jobs: the page shows them a page at a time."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+    import simfleet
+
+    from directord.orchestration import build_job
+    from directord.user import UserClient
+
+    cluster = Cluster(tmp_path, clients=0, heartbeat=10.0)
+    with cluster.supervised():
+        cluster.start_server()
+        fleet = simfleet.launch(cluster.job_port, 1000, 1000, 10.0, logs=tmp_path)
+        try:
+            user = UserClient(cluster.socket, timeout=60)
+            wait_for(lambda: len(user.call("list_nodes")) == 1000, 60, interval=0.5, what="1,000 simulated nodes")
+            first = user.call("list_nodes")[0]["identity"]
+            jobs = [build_job("RUN", "true", extra={"targets": [first]}).to_dict() for _ in range(10_000)]
+            ids = user.call("submit", jobs=jobs)["job_ids"]
+            wait_for(lambda: all(s and s["complete"] for s in user.call("wait", job_ids=ids[-1:], timeout=5).values()),
+                     60, what="the last of 10,000 jobs")
+            process, url = cluster.start_dashboard()
+            try:
+                browser.get(url + "/#/nodes")
+                shown(browser, "tr[data-node]", count=500, timeout=30)
+                assert "1–500 of 1000" in shown(browser, ".pager")[0]["text"]
+                browser.get(url + "/#/jobs")
+                wait_for(lambda: "1–100 of 10000" in shown(browser, ".pager", timeout=30)[0]["text"], 30,
+                         what="the jobs' pager")
+                assert len(shown(browser, "tr[data-job]", count=100)) == 100
+                browser.find_element(By.CSS_SELECTOR, ".pager button[data-page='1']").click()
+                wait_for(lambda: "101–200 of 10000" in shown(browser, ".pager")[0]["text"], 10, what="page two")
+            finally:
+                process.terminate()
+                reap(process, 10)
+        finally:
+            simfleet.stop(fleet)

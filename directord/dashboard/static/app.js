@@ -57,8 +57,8 @@ function listView(title, tools, draw) {
 function value(id) { const el = document.getElementById(id); return el ? encodeURIComponent(el.value) : ""; }
 
 function showNodes() {
-  listView("Nodes", `<input id="filter" placeholder="filter by name">`, async () => {
-    const data = await api(`/api/nodes?filter=${value("filter")}`);
+  listView("Nodes", `<input id="filter" placeholder="filter by name">`, async (page, go) => {
+    const data = await api(`/api/nodes?filter=${value("filter")}&offset=${page * 500}&limit=500`);
     const rows = data.rows.map(n => ({ ...n, attrs: `data-node="${esc(n.id)}"` }));
     fill(document.getElementById("rows"), table([
       ["Node", n => esc(n.id)], ["State", n => pill(n.state === "active" ? "active" : n.state === "expired" ? "expired" : "held") + (n.held ? " " + esc(n.held) : "")],
@@ -66,6 +66,7 @@ function showNodes() {
       ["Heartbeat age", n => n.state === "expired" ? "" : seconds(n.heartbeat_age)],
       ["Agent uptime", n => seconds(n.agent_uptime)], ["Host uptime", n => seconds(n.host_uptime)], ["Server", n => esc(n.server)],
     ], rows, "No node has registered."));
+    document.getElementById("pages").replaceChildren(pager(data, go));
   });
 }
 
