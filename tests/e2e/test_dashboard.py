@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -197,3 +198,32 @@ def test_a_thousand_nodes_and_ten_thousand_jobs_come_in_pages(tmp_path: Path, br
                 reap(process, 10)
         finally:
             simfleet.stop(fleet)
+
+
+def test_tls_serves_https_and_a_secure_cookie(cluster: Cluster, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1"], check=True, capture_output=True)
+    token_file = cluster.write("tls.token", TOKEN)
+    port = free_port()
+    process, _url = cluster.start_dashboard("--bind", f"127.0.0.1:{port}", "--token-file", str(token_file),
+                                            "--tls-cert", str(cert), "--tls-key", str(key), scheme="https")
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        request = urllib.request.Request(f"https://127.0.0.1:{port}/login", data=f"token={TOKEN}".encode(),
+                                         method="POST")  # noqa: S310 - loopback
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            opener.open(request, timeout=10)
+        assert redirect.value.code == 302
+        cookie = redirect.value.headers["Set-Cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    finally:
+        process.terminate()
+        reap(process, 10)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,3 +180,25 @@ def test_server_and_clients_started_before_redis_connect_once_it_is_up(tmp_path:
             c.wait_nodes(set(c.names), timeout=15)
             done = c.cli("exec", "--verb", "RUN", "--skip-cache echo redis came late", "--wait")
             assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_dashboard_beside_the_standby_follows_the_active_servers_jobs(plane: Cluster) -> None:
+    c = plane
+    process, url = c.start_dashboard(server="standby")
+    try:
+        done = c.cli("exec", "--verb", "RUN", "--skip-cache echo seen from the standby", "--wait")
+        assert done.returncode == 0, done.stdout + done.stderr
+        job_id = c.job()["JOB_ID"]
+
+        def listed() -> list[dict]:
+            with urllib.request.urlopen(f"{url}/api/jobs?filter={job_id}", timeout=5) as response:  # noqa: S310
+                return json.loads(response.read())["rows"]
+
+        (row,) = wait_for(listed, 10, what="the job in the standby's dashboard")
+        assert (row["status"], row["success"], row["nodes"]) == ("success", 4, 4)
+        with urllib.request.urlopen(f"{url}/api/timeline/{row['parent_id']}", timeout=5) as response:  # noqa: S310
+            timeline = json.loads(response.read())
+        assert set(timeline["jobs"][0]["nodes"]) == NODES and timeline["analysis"]["TOTAL_SUCCESSES"] == 4
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -67,11 +67,15 @@ def test_precedence(config_file: Path, dest: str, cli_value: object, env_value: 
 BOOTSTRAP_FLAGS = {"bootstrap_ssh_key_file": "--key-file", "bootstrap_threads": "--threads",
                    "bootstrap_known_hosts": "--known-hosts", "bootstrap_accept_new_host_keys": "--accept-new-host-keys",
                    "bootstrap_connect_timeout": "--connect-timeout"}
+DASHBOARD_FLAGS = {"dashboard_bind": "--bind", "dashboard_token_file": "--token-file",
+                   "dashboard_tls_cert": "--tls-cert", "dashboard_tls_key": "--tls-key",
+                   "dashboard_allow_submit": "--allow-submit"}
+SHORT_FLAGS = {**BOOTSTRAP_FLAGS, **DASHBOARD_FLAGS}  # a sub-command's own options drop its prefix
 
 
 def test_every_option_has_a_flag_and_an_env_name() -> None:
     for opt in config.options():
-        assert opt.flags[0] == BOOTSTRAP_FLAGS.get(opt.dest, "--" + opt.dest.replace("_", "-"))
+        assert opt.flags[0] == SHORT_FLAGS.get(opt.dest, "--" + opt.dest.replace("_", "-"))
         assert opt.env_names[0] == "DIRECTORD_" + opt.dest.upper()
 
 
