@@ -1,5 +1,5 @@
 """What serving the dashboard to a browser costs the server: sync-1000 with a headless Chromium on
-the dashboard's jobs page (redrawn live on every change), beside sync-1000 with no dashboard at all,
+the dashboard's jobs page (redrawn live as jobs change), beside sync-1000 with no dashboard at all,
 in alternating pairs on one cluster."""
 
 from __future__ import annotations
@@ -14,25 +14,17 @@ from ours import OurSystem
 from workloads import Workload
 
 from directord.testing import wait_for
+from directord.testing.browser import headless_chromium
 from directord.testing.processes import reap
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 @contextlib.contextmanager
 def dashboard_open(system: OurSystem) -> Iterator[None]:
     """``directord dashboard`` on a free loopback port, and a browser on its jobs page."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     process, url = system.cluster.start_dashboard()
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
     browser = None
     try:
-        browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        browser = headless_chromium()
         browser.get(url + "/#/jobs")
         wait_for(lambda: browser.execute_script("return document.querySelector('#out') !== null"), 20,
                  interval=0.2, what="the dashboard's jobs page")

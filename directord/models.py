@@ -34,9 +34,6 @@ _NULL, _END, _FAILED = Control.NULL.value, Control.JOB_END.value, Control.JOB_FA
 _FINAL_BYTES = frozenset(ord(control) for control in FINAL_STATES)
 _NULL_BYTE, _END_BYTE, _FAILED_BYTE = ord(_NULL), ord(_END), ord(_FAILED)
 _PROCESSING_BYTE = ord(Control.JOB_PROCESSING.value)
-_FINAL_BYTES = frozenset(ord(control) for control in FINAL_STATES)
-_NULL_BYTE, _END_BYTE, _FAILED_BYTE = ord(_NULL), ord(_END), ord(_FAILED)
-_PROCESSING_BYTE = ord(Control.JOB_PROCESSING.value)
 _EMPTY = frozenset({None, "", _NULL})  # text a status leaves out
 _SHARED_TEXT_CHARS = 64
 _SHARED_TEXTS = 4096
@@ -92,6 +89,11 @@ def _mean(values: list[float]) -> float | None:
 _NAN = float("nan")
 _SLOT_MAPS: dict[tuple[str, ...], dict[str, int]] = {}  # node list -> node's position, shared by records
 _SLOT_MAPS_KEPT = 256
+
+
+def _recorded(seconds: float) -> float | None:
+    """A time column's value, None where nothing was recorded (NaN)."""
+    return None if seconds != seconds else seconds
 
 
 def _slot_map(nodes: list[str]) -> dict[str, int]:
@@ -194,8 +196,8 @@ class JobRecord:
 
     def _column(self, column: int) -> dict[str, float]:
         times = self._times
-        found = {node: times[2 * slot + column] for node, slot in self._slots.items()}
-        return {node: seconds for node, seconds in found.items() if seconds == seconds}  # NaN: not recorded
+        found = {node: _recorded(times[2 * slot + column]) for node, slot in self._slots.items()}
+        return {node: seconds for node, seconds in found.items() if seconds is not None}
 
     def _with_state(self, control: int) -> list[str]:
         states = self._states
@@ -221,18 +223,12 @@ class JobRecord:
     def has_node(self, node: str) -> bool:
         return node in self._slots
 
-    def state(self, node: str) -> str | None:
-        """``node``'s latest control code, None for a node the job was not sent to."""
-        slot = self._slots.get(node)
-        return None if slot is None else chr(self._states[slot])
-
     def times(self, node: str) -> tuple[float | None, float | None]:
         """``node``'s round-trip and execution seconds, None where not recorded."""
         slot = self._slots.get(node)
         if slot is None:
             return None, None
-        roundtrip, execution = self._times[2 * slot], self._times[2 * slot + 1]
-        return (roundtrip if roundtrip == roundtrip else None), (execution if execution == execution else None)
+        return _recorded(self._times[2 * slot]), _recorded(self._times[2 * slot + 1])
 
     def is_final(self, node: str) -> bool:
         slot = self._slots.get(node)
@@ -320,7 +316,7 @@ class JobRecord:
         """A compact summary for lists (the values of ``ROW_FIELDS``): counts rather than per-node maps."""
         job = self.definition
         states = self._states
-        finished = [seconds for seconds in self._times[0::2] if seconds == seconds]
+        finished = [seconds for seconds in self._times[0::2] if _recorded(seconds) is not None]
         return [self.job_id, self.verb, job.job_name or "", self.parent_id, job.parent_name or "", self.created,
                 self.last, len(states), states.count(_END_BYTE), states.count(_FAILED_BYTE), self.complete,
                 job.skipped, max(finished) if finished else None]

@@ -44,18 +44,9 @@ def create_app(user: UserClient, interval: float, token: str = "", allow_submit:
     app[FEED] = Feed(user)
     app[SETTINGS] = {"token": token, "allow_submit": allow_submit, "interval": interval,
                      "secure_cookie": secure_cookie, "user": user}
-    app.router.add_get("/", _index)
-    app.router.add_get("/login", _login_page)
-    app.router.add_post("/login", _login)
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
     app.router.add_static("/static/", STATIC)
-    app.router.add_get("/api/state", _state)
-    app.router.add_get("/api/nodes", _nodes)
-    app.router.add_get("/api/jobs", _jobs)
-    app.router.add_get("/api/orchestrations", _orchestrations)
-    app.router.add_get("/api/job/{job_id}", _job)
-    app.router.add_get("/api/timeline/{parent_id}", _timeline)
-    app.router.add_get("/api/events", _events)
-    app.router.add_post("/api/submit", _submit)
     app.on_startup.append(_start_feed)
     app.on_cleanup.append(_stop_feed)
     return app
@@ -227,6 +218,15 @@ def _jobs_of(body: dict[str, Any]) -> list[Any]:
         raise ValueError("a job needs a verb")
     return [orchestration.build_job(str(body["verb"]), str(body.get("text", "")),
                                     extra={"targets": targets} if targets else None)]
+
+
+ROUTES = (
+    ("GET", "/", _index), ("GET", "/login", _login_page), ("POST", "/login", _login),
+    ("GET", "/api/state", _state), ("GET", "/api/nodes", _nodes), ("GET", "/api/jobs", _jobs),
+    ("GET", "/api/orchestrations", _orchestrations), ("GET", "/api/job/{job_id}", _job),
+    ("GET", "/api/timeline/{parent_id}", _timeline), ("GET", "/api/events", _events),
+    ("POST", "/api/submit", _submit),
+)
 
 
 # -- lifecycle ---------------------------------------------------------------

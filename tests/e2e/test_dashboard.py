@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import urllib.error
@@ -15,14 +14,13 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from directord.testing import Cluster, free_port, wait_for
+from directord.testing.browser import headless_chromium
 from directord.testing.processes import reap
 
 ARTIFACTS = Path(os.environ.get("DIRECTORD_TEST_ARTIFACTS", Path(__file__).parents[1] / "artifacts"))
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 TOKEN = "correct-horse-battery-staple"  # noqa: S105 - a test token
 
 
@@ -55,12 +53,7 @@ def dashboard(cluster: Cluster) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    assert shutil.which(CHROMEDRIVER), "chromium-driver is not installed (make test installs it)"
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium()
     yield driver
     driver.quit()
 

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import promtext
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from directord.testing import Cluster, free_port, wait_for
 from directord.user import UserClient
@@ -30,13 +30,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def scrape(port: int) -> dict[str, float]:
     """``/metrics`` over HTTP: every sample, keyed ``name{label=value,...}``."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:  # noqa: S310 - loopback
-        text = response.read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}"] = sample.value
-    return samples
+        return promtext.samples(response.read().decode())
 
 
 def by_verb(samples: dict[str, float], name: str) -> Counter[str]:

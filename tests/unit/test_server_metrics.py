@@ -7,9 +7,9 @@ import json
 import re
 from pathlib import Path
 
+import promtext
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from directord import config
 from directord.datastores.memory import MemoryDatastore
@@ -26,12 +26,7 @@ def scrape(metrics: ServerMetrics) -> dict[str, float]:
     """Every sample the exporter would serve, keyed ``name{label=value,...}``."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServerCollector(metrics))
-    samples = {}
-    for family in text_string_to_metric_families(generate_latest(registry).decode()):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}"] = sample.value
-    return samples
+    return promtext.samples(generate_latest(registry).decode())
 
 
 def result(job_id: str, control: str, seconds: float) -> Message:
