@@ -44,8 +44,11 @@ def test_counters_equal_the_job_table_after_a_run(cluster: Cluster) -> None:
     records = UserClient(cluster.socket).call("list_jobs")
     assert len(records) == 4 and all(not r["PROCESSING"] for r in records)
     port = cluster.metrics_port  # type: ignore[attr-defined]
-    samples = wait_for(lambda: (s := scrape(port))["directord_nodes{state=live}"] == 2 and s, 10,
-                       what="the gauges' next refresh")
+    # The gauges are a snapshot refreshed every housekeeping tick: one taken
+    # while the last job was still running may be the one served first.
+    samples = wait_for(lambda: (s := scrape(port))["directord_nodes{state=live}"] == 2
+                       and s["directord_jobs_active{}"] == 0 and s, 10,
+                       what="a gauge refresh after the last job finished")
     assert by_verb(samples, "directord_jobs_submitted") == Counter(r["VERB"] for r in records)
     assert by_verb(samples, "directord_jobs_failed") == Counter(r["VERB"] for r in records if r["FAILED"])
     assert by_verb(samples, "directord_jobs_succeeded") == Counter(r["VERB"] for r in records if not r["FAILED"])
@@ -58,7 +61,6 @@ def test_counters_equal_the_job_table_after_a_run(cluster: Cluster) -> None:
     assert samples["directord_execution_seconds_count{}"] == successes + failures
     slowest = max(t for r in records for t in r["_roundtripltime"].values())
     assert samples["directord_roundtrip_seconds_sum{}"] <= slowest * (successes + failures)
-    assert samples["directord_jobs_active{}"] == 0
     assert samples["directord_server_role{role=active}"] == 1
     assert samples["directord_datastore_write_seconds_count{}"] >= 1
 
